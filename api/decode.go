@@ -1,58 +1,65 @@
 package api
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"strings"
 
+	k8sjson "sigs.k8s.io/json"
 	"sigs.k8s.io/yaml"
 
 	"github.com/slipway/slipway/api/errdefs"
 )
 
-// DecodeStrict decodes one JSON value into v, rejecting unknown fields and
-// trailing data. Errors are BadRequest and name the field when they can:
-// prefix is the JSON path of data within the whole object ("spec").
+// DecodeStrict decodes one JSON value into v the way Kubernetes does:
+// field names match case-sensitively, and unknown fields, duplicate fields
+// and trailing data are rejected. Errors are BadRequest and name the field
+// when they can: prefix is the JSON path of data within the whole object
+// ("spec").
 func DecodeStrict(data []byte, v any, prefix string) error {
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
+	strict, err := k8sjson.UnmarshalStrict(data, v)
+	if err != nil {
 		return decodeError(err, prefix)
 	}
-	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-		return errdefs.BadRequestf(prefix, "unexpected data after the JSON value")
+	if len(strict) > 0 {
+		var fe k8sjson.FieldError
+		if errors.As(strict[0], &fe) {
+			msg := strict[0].Error()
+			reason := "unknown field (Slipway does not support it)"
+			if strings.Contains(msg, "duplicate field") {
+				reason = "duplicate field"
+			}
+			return errdefs.BadRequestf(joinPath(prefix, fe.FieldPath()), "%s", reason)
+		}
+		return errdefs.BadRequestf(prefix, "%v", strict[0])
 	}
 	return nil
 }
 
-func decodeError(err error, prefix string) error {
-	join := func(field string) string {
-		switch {
-		case prefix == "":
-			return field
-		case field == "":
-			return prefix
-		}
-		return prefix + "." + field
-	}
-	var syntax *json.SyntaxError
-	var typ *json.UnmarshalTypeError
+func joinPath(prefix, field string) string {
 	switch {
-	case errors.As(err, &syntax):
-		return errdefs.BadRequestf(prefix, "malformed JSON at byte %d: %v", syntax.Offset, syntax)
-	case errors.As(err, &typ):
-		return errdefs.BadRequestf(join(typ.Field), "expected %s, got JSON %s", typ.Type, typ.Value)
-	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
+	case prefix == "":
+		return field
+	case field == "":
+		return prefix
+	}
+	return prefix + "." + field
+}
+
+func decodeError(err error, prefix string) error {
+	var typ *json.UnmarshalTypeError
+	if ok, offset := k8sjson.SyntaxErrorOffset(err); ok {
+		return errdefs.BadRequestf(prefix, "malformed JSON at byte %d: %s", offset, strings.TrimPrefix(err.Error(), "json: "))
+	}
+	if errors.As(err, &typ) {
+		return errdefs.BadRequestf(joinPath(prefix, typ.Field), "expected %s, got JSON %s", typ.Type, typ.Value)
+	}
+	msg := strings.TrimPrefix(err.Error(), "json: ")
+	if strings.Contains(msg, "unexpected end of JSON input") {
 		return errdefs.BadRequestf(prefix, "malformed JSON: unexpected end of input")
 	}
-	msg := err.Error()
-	if name, ok := strings.CutPrefix(msg, "json: unknown field "); ok {
-		return errdefs.BadRequestf(join(strings.Trim(name, `"`)), "unknown field (Slipway does not support it)")
-	}
-	return errdefs.BadRequestf(prefix, "%s", strings.TrimPrefix(msg, "json: "))
+	return errdefs.BadRequestf(prefix, "%s", msg)
 }
 
 // MediaType is a request body encoding the API accepts.

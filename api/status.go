@@ -29,6 +29,7 @@ var statusCodes = map[error]int{
 	errdefs.ErrUnauthorized:    http.StatusUnauthorized,
 	errdefs.ErrForbidden:       http.StatusForbidden,
 	errdefs.ErrNotFound:        http.StatusNotFound,
+	errdefs.ErrNotAllowed:      http.StatusMethodNotAllowed,
 	errdefs.ErrAlreadyExists:   http.StatusConflict,
 	errdefs.ErrConflict:        http.StatusConflict,
 	errdefs.ErrGone:            http.StatusGone,

@@ -15,6 +15,7 @@ var (
 	ErrUnauthorized    = errors.New("Unauthorized")
 	ErrForbidden       = errors.New("Forbidden")
 	ErrNotFound        = errors.New("NotFound")
+	ErrNotAllowed      = errors.New("MethodNotAllowed")
 	ErrAlreadyExists   = errors.New("AlreadyExists")
 	ErrConflict        = errors.New("Conflict")
 	ErrGone            = errors.New("Gone")
@@ -27,7 +28,7 @@ var (
 
 // classes lists every sentinel, most specific first, for Class.
 var classes = []error{
-	ErrBadRequest, ErrInvalid, ErrUnauthorized, ErrForbidden, ErrNotFound,
+	ErrBadRequest, ErrInvalid, ErrUnauthorized, ErrForbidden, ErrNotFound, ErrNotAllowed,
 	ErrAlreadyExists, ErrConflict, ErrGone, ErrTooLarge, ErrUnsupportedType,
 	ErrTooManyRequests, ErrUnavailable, ErrInternal,
 }

@@ -219,9 +219,9 @@ func (w *Watch) Next(ctx context.Context, bookmark <-chan time.Time) (watch.Even
 			w.after = ev.Revision
 			return ev, nil
 		case <-bookmark:
-			if rv, ok := w.sub.CaughtUp(); ok && rv > w.after {
-				w.after = rv
-				return watch.Event{Type: api.Bookmark, Revision: rv}, nil
+			if rv, ok := w.sub.CaughtUp(); ok {
+				w.after = max(w.after, rv)
+				return watch.Event{Type: api.Bookmark, Revision: w.after}, nil
 			}
 		case <-ctx.Done():
 			return watch.Event{}, ctx.Err()

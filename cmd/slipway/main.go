@@ -1,0 +1,192 @@
+// Command slipway is Slipway's daemon: `slipway up` runs the whole platform
+// on one machine; `slipway server` runs the API server alone against an
+// external PostgreSQL.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/slipway/slipway/internal/version"
+	"github.com/slipway/slipway/platform"
+	"github.com/slipway/slipway/server"
+)
+
+func main() {
+	if err := newRoot().Execute(); err != nil {
+		fmt.Fprintln(os.Stderr, "slipway:", err)
+		os.Exit(1)
+	}
+}
+
+type logFlags struct{ level, format string }
+
+func (f *logFlags) add(cmd *cobra.Command) {
+	cmd.Flags().StringVar(&f.level, "log-level", "info", "log level: debug, info, warn or error")
+	cmd.Flags().StringVar(&f.format, "log-format", "text", "log format: text or json")
+}
+
+func (f *logFlags) logger() (*slog.Logger, error) {
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(f.level)); err != nil {
+		return nil, fmt.Errorf("--log-level: %w", err)
+	}
+	opts := &slog.HandlerOptions{Level: level}
+	switch f.format {
+	case "text":
+		return slog.New(slog.NewTextHandler(os.Stderr, opts)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(os.Stderr, opts)), nil
+	}
+	return nil, fmt.Errorf("--log-format must be text or json, not %q", f.format)
+}
+
+func newRoot() *cobra.Command {
+	root := &cobra.Command{
+		Use:           "slipway",
+		Short:         "Slipway: a web-first platform that builds, deploys and routes your apps",
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.AddCommand(newUp(), newServer(), &cobra.Command{
+		Use:   "version",
+		Short: "Print the version",
+		Args:  cobra.NoArgs,
+		Run:   func(cmd *cobra.Command, _ []string) { fmt.Fprintln(cmd.OutOrStdout(), "slipway", version.String()) },
+	})
+	return root
+}
+
+type serverFlags struct {
+	listen      string
+	allowRemote bool
+	hosts       []string
+}
+
+func (f *serverFlags) add(cmd *cobra.Command) {
+	cmd.Flags().StringVar(&f.listen, "listen", server.DefaultListen, "HTTPS address of the API and console")
+	cmd.Flags().BoolVar(&f.allowRemote, "allow-remote", false, "serve clients on non-loopback addresses (there is no authentication yet)")
+	cmd.Flags().StringSliceVar(&f.hosts, "tls-host", nil, "extra DNS names or IPs for the serving certificate")
+}
+
+func (f *serverFlags) config() server.Config {
+	return server.Config{Listen: f.listen, AllowRemote: f.allowRemote, Hosts: f.hosts, Version: version.String()}
+}
+
+// signalContext ends on SIGINT or SIGTERM.
+func signalContext() (context.Context, context.CancelFunc) {
+	return signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+}
+
+func newUp() *cobra.Command {
+	var (
+		logs    logFlags
+		srv     serverFlags
+		dataDir string
+		dbURL   string
+		pgBin   string
+	)
+	cmd := &cobra.Command{
+		Use:   "up",
+		Short: "Run the whole platform on this machine",
+		Long: `Run every Slipway component in this process, starting a private PostgreSQL
+in the data directory unless --database-url names one. Ctrl-C stops everything;
+running it again resumes with the same data.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			log, err := logs.logger()
+			if err != nil {
+				return err
+			}
+			ctx, stop := signalContext()
+			defer stop()
+			start := time.Now()
+			p, err := platform.Start(ctx, platform.Config{
+				DataDir: dataDir, DatabaseURL: dbURL, PostgresBinDir: pgBin, Server: srv.config(), Logger: log,
+			})
+			if err != nil {
+				return err
+			}
+			fmt.Fprint(cmd.OutOrStdout(), banner(p.API(), dataDir, time.Since(start)))
+			return waitAndStop(ctx, log, p.Failed(), p.Stop)
+		},
+	}
+	logs.add(cmd)
+	srv.add(cmd)
+	cmd.Flags().StringVar(&dataDir, "data-dir", platform.DefaultDataDir(), "where Slipway keeps its data")
+	cmd.Flags().StringVar(&dbURL, "database-url", "", "external PostgreSQL (postgres://…); empty runs a private one")
+	cmd.Flags().StringVar(&pgBin, "postgres-bin", "", "directory of PostgreSQL 15's binaries (default /usr/lib/postgresql/15/bin)")
+	return cmd
+}
+
+func newServer() *cobra.Command {
+	var (
+		logs    logFlags
+		srv     serverFlags
+		dataDir string
+		dbURL   string
+	)
+	cmd := &cobra.Command{
+		Use:   "server",
+		Short: "Run the API server alone against an external PostgreSQL",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if dbURL == "" {
+				return errors.New("--database-url is required (use `slipway up` for a private database)")
+			}
+			log, err := logs.logger()
+			if err != nil {
+				return err
+			}
+			ctx, stop := signalContext()
+			defer stop()
+			cfg := srv.config()
+			cfg.DataDir, cfg.DatabaseURL, cfg.Logger = dataDir, dbURL, log
+			s, err := server.Start(ctx, cfg)
+			if err != nil {
+				return err
+			}
+			return waitAndStop(ctx, log, s.Done(), s.Shutdown)
+		},
+	}
+	logs.add(cmd)
+	srv.add(cmd)
+	cmd.Flags().StringVar(&dataDir, "data-dir", platform.DefaultDataDir(), "where the server keeps its TLS material")
+	cmd.Flags().StringVar(&dbURL, "database-url", os.Getenv("SLIPWAY_DATABASE_URL"), "PostgreSQL connection string (or SLIPWAY_DATABASE_URL)")
+	return cmd
+}
+
+// waitAndStop waits for a signal or a component failure, then stops.
+func waitAndStop(ctx context.Context, log *slog.Logger, failed <-chan error, stop func(context.Context) error) error {
+	var cause error
+	select {
+	case <-ctx.Done():
+		log.Info("shutting down")
+	case cause = <-failed:
+		log.Error("a component failed; shutting down", "error", cause)
+	}
+	return errors.Join(cause, stop(context.Background()))
+}
+
+func banner(api *server.Server, dataDir string, took time.Duration) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "\nSlipway is up (%s).\n\n", took.Round(time.Millisecond))
+	fmt.Fprintf(&b, "  API:        %s\n", api.URL())
+	fmt.Fprintf(&b, "  CA:         %s\n", api.CAFile())
+	fmt.Fprintf(&b, "  Data:       %s\n\n", dataDir)
+	fmt.Fprintf(&b, "Next steps:\n")
+	fmt.Fprintf(&b, "  curl --cacert %s %s/api/v1/projects\n", api.CAFile(), api.URL())
+	fmt.Fprintf(&b, "  curl --cacert %s -X POST -H 'Content-Type: application/yaml' \\\n", api.CAFile())
+	fmt.Fprintf(&b, "       --data-binary $'metadata:\\n  name: shop\\n' %s/api/v1/projects\n\n", api.URL())
+	fmt.Fprintf(&b, "Press Ctrl-C to stop; `make run` again resumes with the same data.\n")
+	return b.String()
+}

@@ -1,0 +1,260 @@
+package httpapi
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/slipway/slipway/api"
+	"github.com/slipway/slipway/api/errdefs"
+	"github.com/slipway/slipway/server/store"
+)
+
+// serveResource handles every /api/v1/… resource request.
+func (h *Handler) serveResource(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	rec := &statusRecorder{ResponseWriter: w}
+	t, err := h.parsePath(r.URL.Path)
+	verb := verbOf(r, t)
+	resName := "unknown"
+	if t.res != nil {
+		resName = t.res.Plural
+	}
+	defer func() {
+		h.metrics.observe(resName, verb, rec.code(), time.Since(start))
+	}()
+	if err != nil {
+		h.writeError(rec, r, err)
+		return
+	}
+	ctx := r.Context()
+	if t.project != "" {
+		ctx = store.WithProject(ctx, t.project)
+	}
+	r = r.WithContext(ctx)
+	if t.project == store.AllProjects && verb != "list" && verb != "watch" {
+		h.writeError(rec, r, errdefs.BadRequestf("", "%s are project-scoped: use /api/v1/projects/{project}/%s", t.res.Plural, t.res.Plural))
+		return
+	}
+	switch t.subresource {
+	case "", "status":
+	default:
+		h.writeError(rec, r, fmt.Errorf("%s have no subresource %q: %w", t.res.Plural, t.subresource, errdefs.ErrNotFound))
+		return
+	}
+	status := t.subresource == "status"
+	switch verb {
+	case "get":
+		obj, err := h.cfg.Service.Get(ctx, t.res, t.name)
+		h.respond(rec, r, http.StatusOK, obj, err)
+	case "list":
+		h.list(rec, r, t)
+	case "watch":
+		h.watch(rec, r, t)
+	case "create":
+		obj, err := h.decodeObject(rec, r)
+		if err == nil {
+			obj, err = h.cfg.Service.Create(ctx, t.res, obj)
+		}
+		h.respond(rec, r, http.StatusCreated, obj, err)
+	case "update":
+		obj, err := h.decodeObject(rec, r)
+		if err == nil {
+			if status {
+				obj, err = h.cfg.Service.UpdateStatus(ctx, t.res, t.name, obj)
+			} else {
+				obj, err = h.cfg.Service.Update(ctx, t.res, t.name, obj)
+			}
+		}
+		h.respond(rec, r, http.StatusOK, obj, err)
+	case "patch":
+		body, err := h.readBody(rec, r, true)
+		var obj *api.Object
+		if err == nil {
+			obj, err = h.cfg.Service.Patch(ctx, t.res, t.name, body, status)
+		}
+		h.respond(rec, r, http.StatusOK, obj, err)
+	case "delete":
+		if status {
+			h.writeError(rec, r, fmt.Errorf("the status subresource cannot be deleted; delete the object: %w", errdefs.ErrNotAllowed))
+			return
+		}
+		obj, deleted, err := h.cfg.Service.Delete(ctx, t.res, t.name, r.URL.Query().Get("resourceVersion"))
+		code := http.StatusOK
+		if !deleted {
+			code = http.StatusAccepted // waiting for finalizers
+		}
+		h.respond(rec, r, code, obj, err)
+	default:
+		h.writeError(rec, r, fmt.Errorf("method %s not allowed on %s: %w", r.Method, r.URL.Path, errdefs.ErrNotAllowed))
+	}
+}
+
+func verbOf(r *http.Request, t target) string {
+	switch r.Method {
+	case http.MethodGet:
+		switch {
+		case isTrue(r.URL.Query().Get("watch")):
+			return "watch"
+		case t.name == "":
+			return "list"
+		}
+		return "get"
+	case http.MethodPost:
+		if t.name == "" {
+			return "create"
+		}
+	case http.MethodPut:
+		if t.name != "" {
+			return "update"
+		}
+	case http.MethodPatch:
+		if t.name != "" {
+			return "patch"
+		}
+	case http.MethodDelete:
+		if t.name != "" {
+			return "delete"
+		}
+	}
+	return "unsupported"
+}
+
+func isTrue(s string) bool { return s == "true" || s == "1" }
+
+// readBody reads a bounded request body after checking its media type.
+func (h *Handler) readBody(w http.ResponseWriter, r *http.Request, patch bool) ([]byte, error) {
+	mt, err := api.ParseMediaType(r.Header.Get("Content-Type"))
+	if err != nil {
+		return nil, err
+	}
+	if patch && mt != api.MediaMergePatch {
+		return nil, fmt.Errorf("PATCH takes a JSON merge patch: set Content-Type: application/merge-patch+json: %w", errdefs.ErrUnsupportedType)
+	}
+	if !patch && mt == api.MediaMergePatch {
+		return nil, fmt.Errorf("a merge patch is only accepted by PATCH: %w", errdefs.ErrUnsupportedType)
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, h.cfg.MaxBodyBytes))
+	var tooLarge *http.MaxBytesError
+	if errors.As(err, &tooLarge) {
+		return nil, fmt.Errorf("request body exceeds %d bytes: %w", h.cfg.MaxBodyBytes, errdefs.ErrTooLarge)
+	}
+	if err != nil {
+		return nil, errdefs.BadRequestf("", "read request body: %v", err)
+	}
+	if len(body) == 0 {
+		return nil, errdefs.BadRequestf("", "empty request body")
+	}
+	return api.ToJSON(body, mt)
+}
+
+func (h *Handler) decodeObject(w http.ResponseWriter, r *http.Request) (*api.Object, error) {
+	body, err := h.readBody(w, r, false)
+	if err != nil {
+		return nil, err
+	}
+	return api.DecodeObject(body)
+}
+
+// listQuery reads the list and watch query parameters.
+func listQuery(r *http.Request) (api.ListOptions, error) {
+	q := r.URL.Query()
+	opts := api.ListOptions{
+		LabelSelector:   q.Get("labelSelector"),
+		Continue:        q.Get("continue"),
+		ResourceVersion: q.Get("resourceVersion"),
+	}
+	if s := q.Get("limit"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 0 {
+			return opts, errdefs.BadRequestf("limit", "must be a non-negative integer, got %q", s)
+		}
+		opts.Limit = n
+	}
+	return opts, nil
+}
+
+func (h *Handler) list(w http.ResponseWriter, r *http.Request, t target) {
+	opts, err := listQuery(r)
+	if err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	res, err := h.cfg.Service.List(r.Context(), t.res, opts)
+	if err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, api.List[*api.Object]{
+		Kind: t.res.Kind + "List", APIVersion: api.Version,
+		Metadata: api.ListMeta{ResourceVersion: strconv.FormatInt(res.Revision, 10), Continue: res.Continue},
+		Items:    res.Items,
+	})
+}
+
+func (h *Handler) respond(w http.ResponseWriter, r *http.Request, code int, obj *api.Object, err error) {
+	if err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, code, obj)
+}
+
+func writeJSON(w http.ResponseWriter, code int, v any) {
+	body, err := json.Marshal(v)
+	if err != nil {
+		code, body = http.StatusInternalServerError, []byte(`{"kind":"Status","code":500,"reason":"InternalError","message":"encode response"}`)
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	w.Write(append(body, '\n'))
+}
+
+// writeError answers with the Status of err's class.
+func (h *Handler) writeError(w http.ResponseWriter, r *http.Request, err error) {
+	st := api.StatusFromError(err)
+	if st.Code >= 500 {
+		h.log.ErrorContext(r.Context(), "request failed", "method", r.Method, "path", r.URL.Path, "error", err)
+	}
+	writeJSON(w, st.Code, st)
+}
+
+// statusRecorder remembers the status code for metrics and passes flushes
+// through for watch streams.
+type statusRecorder struct {
+	http.ResponseWriter
+	status int
+}
+
+func (s *statusRecorder) WriteHeader(code int) {
+	if s.status == 0 {
+		s.status = code
+	}
+	s.ResponseWriter.WriteHeader(code)
+}
+
+func (s *statusRecorder) Write(b []byte) (int, error) {
+	if s.status == 0 {
+		s.status = http.StatusOK
+	}
+	return s.ResponseWriter.Write(b)
+}
+
+func (s *statusRecorder) Flush() {
+	if f, ok := s.ResponseWriter.(http.Flusher); ok {
+		f.Flush()
+	}
+}
+
+func (s *statusRecorder) Unwrap() http.ResponseWriter { return s.ResponseWriter }
+
+func (s *statusRecorder) code() int {
+	if s.status == 0 {
+		return http.StatusOK
+	}
+	return s.status
+}
