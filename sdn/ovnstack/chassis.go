@@ -1,0 +1,330 @@
+package ovnstack
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/slipway/slipway/sdn/ovsdb"
+)
+
+// VSwitchDB is the name of the Open vSwitch configuration database.
+const VSwitchDB = "Open_vSwitch"
+
+// IntegrationBridge is the bridge OVN attaches pods to.
+const IntegrationBridge = "br-int"
+
+// ChassisConfig describes one node's OVN chassis.
+type ChassisConfig struct {
+	// Dir holds every file: conf.db, conf.sock, pid files, logs, the
+	// vswitchd control socket and ovn-controller's <pid>.ctl.
+	Dir string
+	// SystemID names the chassis in the Southbound database.
+	SystemID string
+	// SouthboundRemote is the SB endpoint ovn-controller connects to
+	// ("unix:…" on the same machine, "tcp:HOST:6642" from another).
+	SouthboundRemote string
+	// EncapIP is this chassis' tunnel endpoint address (default 127.0.0.1,
+	// enough for a single node).
+	EncapIP string
+	// EncapType is "geneve" (default) or "vxlan".
+	EncapType string
+	// DatapathType is "netdev" (userspace, default; needs no kernel
+	// module) or "system" (the openvswitch kernel module).
+	DatapathType string
+	// NetNS runs the daemons, and so the datapath's devices, in this
+	// network namespace (created by the caller).
+	NetNS string
+	// Logger receives lifecycle events; nil discards them.
+	Logger *slog.Logger
+}
+
+// Chassis is a running ovsdb-server (conf.db), ovs-vswitchd and
+// ovn-controller.
+type Chassis struct {
+	cfg      ChassisConfig
+	log      *slog.Logger
+	failures *failures
+	db       *Database
+
+	mu         sync.Mutex
+	vswitchd   *daemon
+	controller *daemon
+}
+
+// StartChassis starts the chassis' ovsdb-server (creating conf.db on first
+// start), ovs-vswitchd and ovn-controller, configures br-int and the OVN
+// settings through the ovsdb client, and returns once the chassis is
+// registered in the Southbound database or ctx ends. ctx bounds the
+// start-up only; the daemons run until Stop.
+func StartChassis(ctx context.Context, cfg ChassisConfig) (*Chassis, error) {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.EncapIP == "" {
+		cfg.EncapIP = "127.0.0.1"
+	}
+	if cfg.EncapType == "" {
+		cfg.EncapType = "geneve"
+	}
+	if cfg.DatapathType == "" {
+		cfg.DatapathType = "netdev"
+	}
+	if cfg.SystemID == "" || cfg.SouthboundRemote == "" {
+		return nil, fmt.Errorf("start chassis: SystemID and SouthboundRemote are required")
+	}
+	ch := &Chassis{cfg: cfg, log: cfg.Logger.With("stack", "chassis", "chassis", cfg.SystemID), failures: newFailures()}
+	var err error
+	ch.db, err = StartDatabase(ctx, DatabaseConfig{Dir: cfg.Dir, Name: "conf", Schema: VSwitchSchema,
+		NetNS: cfg.NetNS, Env: ovnEnv(cfg.Dir), Logger: ch.log, OnExit: ch.failures.report})
+	if err != nil {
+		return nil, fmt.Errorf("start chassis %s: %w", cfg.SystemID, err)
+	}
+	if err := ensureSingleRow(ctx, ch.db.Endpoint(), VSwitchDB, "Open_vSwitch"); err != nil {
+		return nil, ch.abort(ctx, err)
+	}
+	if err := ch.startVSwitchd(); err != nil {
+		return nil, ch.abort(ctx, err)
+	}
+	if err := ch.configure(ctx); err != nil {
+		return nil, ch.abort(ctx, err)
+	}
+	if err := ch.startController(); err != nil {
+		return nil, ch.abort(ctx, err)
+	}
+	if err := ch.waitRegistered(ctx); err != nil {
+		return nil, ch.abort(ctx, err)
+	}
+	return ch, nil
+}
+
+func (ch *Chassis) abort(ctx context.Context, err error) error {
+	return errors.Join(fmt.Errorf("start chassis %s: %w", ch.cfg.SystemID, err), ch.Stop(context.WithoutCancel(ctx)))
+}
+
+// Endpoint is the unix socket endpoint of the chassis' conf.db, where
+// ports are added to br-int.
+func (ch *Chassis) Endpoint() string { return ch.db.Endpoint() }
+
+// Config returns the configuration with defaults filled in.
+func (ch *Chassis) Config() ChassisConfig { return ch.cfg }
+
+func (ch *Chassis) startVSwitchd() error {
+	args := append([]string{ch.db.Endpoint()}, daemonFileArgs(ch.cfg.Dir, "ovs-vswitchd", true)...)
+	d, err := startDaemon(daemonSpec{name: "ovs-vswitchd", dir: ch.cfg.Dir, netns: ch.cfg.NetNS, bin: "ovs-vswitchd",
+		args: args, env: ovnEnv(ch.cfg.Dir)}, ch.log, ch.failures.report)
+	if err != nil {
+		return err
+	}
+	ch.mu.Lock()
+	ch.vswitchd = d
+	ch.mu.Unlock()
+	return nil
+}
+
+func (ch *Chassis) startController() error {
+	// ovn-controller 23.03 has no --unixctl: its control socket is
+	// $OVN_RUNDIR/ovn-controller.<pid>.ctl, inside Dir through ovnEnv.
+	args := append([]string{ch.db.Endpoint()}, daemonFileArgs(ch.cfg.Dir, "ovn-controller", false)...)
+	d, err := startDaemon(daemonSpec{name: "ovn-controller", dir: ch.cfg.Dir, netns: ch.cfg.NetNS, bin: "ovn-controller",
+		args: args, env: ovnEnv(ch.cfg.Dir)}, ch.log, ch.failures.report)
+	if err != nil {
+		return err
+	}
+	ch.mu.Lock()
+	ch.controller = d
+	ch.mu.Unlock()
+	return nil
+}
+
+// configure creates br-int unless it exists and sets the OVN keys of
+// Open_vSwitch.external_ids — the ovs-vsctl add-br/set of FIELD-NOTES 2.1.
+func (ch *Chassis) configure(ctx context.Context) error {
+	client, err := ovsdb.Dial(ctx, ch.db.Endpoint(), ovsdb.Options{NoReconnect: true})
+	if err != nil {
+		return fmt.Errorf("configure: %w", err)
+	}
+	defer client.Close()
+	bridgeSettings := map[string]any{
+		"datapath_type": ch.cfg.DatapathType,
+		"fail_mode":     ovsdb.Set[string]{"secure"},
+		"other_config":  ovsdb.Map[string, string]{"disable-in-band": "true"},
+	}
+	bridgeRow := map[string]any{"name": IntegrationBridge, "ports": ovsdb.Set[ovsdb.NamedUUID]{"brport"}}
+	for k, v := range bridgeSettings {
+		bridgeRow[k] = v
+	}
+	named := []ovsdb.Condition{ovsdb.Equal("name", IntegrationBridge)}
+	_, err = client.Transact(ctx, VSwitchDB,
+		ovsdb.Wait("Bridge", 0, named, []string{"name"}, "==", nil),
+		ovsdb.Insert("Interface", map[string]any{"name": IntegrationBridge, "type": "internal"}, "brif"),
+		ovsdb.Insert("Port", map[string]any{"name": IntegrationBridge, "interfaces": ovsdb.Set[ovsdb.NamedUUID]{"brif"}}, "brport"),
+		ovsdb.Insert("Bridge", bridgeRow, "br"),
+		ovsdb.Mutate("Open_vSwitch", nil, ovsdb.Mutation{Column: "bridges", Mutator: "insert", Value: ovsdb.Set[ovsdb.NamedUUID]{"br"}}),
+		ovsdb.Comment("slipway: create "+IntegrationBridge))
+	if errors.Is(err, ovsdb.ErrTimedOut) {
+		// Reused conf.db: the bridge exists; make sure it is set up right.
+		_, err = client.Transact(ctx, VSwitchDB, ovsdb.Update("Bridge", named, bridgeSettings))
+	}
+	if err != nil {
+		return fmt.Errorf("configure %s: %w", IntegrationBridge, err)
+	}
+	ids := map[string]string{
+		"system-id":                ch.cfg.SystemID,
+		"ovn-remote":               ch.cfg.SouthboundRemote,
+		"ovn-encap-type":           ch.cfg.EncapType,
+		"ovn-encap-ip":             ch.cfg.EncapIP,
+		"ovn-bridge":               IntegrationBridge,
+		"ovn-bridge-datapath-type": ch.cfg.DatapathType,
+	}
+	keys := make(ovsdb.Set[string], 0, len(ids))
+	for k := range ids {
+		keys = append(keys, k)
+	}
+	_, err = client.Transact(ctx, VSwitchDB,
+		ovsdb.Mutate("Open_vSwitch", nil,
+			ovsdb.Mutation{Column: "external_ids", Mutator: "delete", Value: keys},
+			ovsdb.Mutation{Column: "external_ids", Mutator: "insert", Value: ovsdb.Map[string, string](ids)}))
+	if err != nil {
+		return fmt.Errorf("configure OVN settings: %w", err)
+	}
+	return nil
+}
+
+// waitRegistered waits until the Southbound database has a Chassis row
+// named SystemID, using server-side waits of up to 500 ms.
+func (ch *Chassis) waitRegistered(ctx context.Context) error {
+	client, err := ovsdb.Dial(ctx, ch.cfg.SouthboundRemote, ovsdb.Options{})
+	if err != nil {
+		return fmt.Errorf("wait for registration: %w", err)
+	}
+	defer client.Close()
+	where := []ovsdb.Condition{ovsdb.Equal("name", ch.cfg.SystemID)}
+	for {
+		_, err := client.Transact(ctx, SouthboundDB, ovsdb.Wait("Chassis", 500, where, []string{"name"}, "!=", nil))
+		if err == nil {
+			return nil
+		}
+		if !errors.Is(err, ovsdb.ErrTimedOut) {
+			return fmt.Errorf("wait for chassis %s in the Southbound database: %w", ch.cfg.SystemID, err)
+		}
+		if failed := ch.failures.err(); failed != nil {
+			return fmt.Errorf("wait for chassis %s: %w", ch.cfg.SystemID, failed)
+		}
+		if ctx.Err() != nil {
+			return fmt.Errorf("wait for chassis %s in the Southbound database: %w", ch.cfg.SystemID, ctx.Err())
+		}
+	}
+}
+
+// Errors delivers a daemon's unexpected exit (buffered; never blocks the
+// stack). Nothing is restarted automatically: the owner decides.
+func (ch *Chassis) Errors() <-chan error { return ch.failures.ch }
+
+// Err returns the first unexpected exit, or nil while all is well.
+func (ch *Chassis) Err() error { return ch.failures.err() }
+
+// PIDs returns the process id of each daemon by name.
+func (ch *Chassis) PIDs() map[string]int {
+	ch.mu.Lock()
+	defer ch.mu.Unlock()
+	pids := map[string]int{}
+	for name, d := range map[string]*daemon{"conf": ch.db.daemonOrNil(), "ovs-vswitchd": ch.vswitchd, "ovn-controller": ch.controller} {
+		if d != nil {
+			pids[name] = d.pid()
+		}
+	}
+	return pids
+}
+
+// RestartController stops ovn-controller and starts it again; the
+// datapath keeps forwarding meanwhile (FIELD-NOTES 2.7).
+func (ch *Chassis) RestartController(ctx context.Context) error {
+	if err := ch.stopController(ctx); err != nil {
+		return fmt.Errorf("restart ovn-controller: %w", err)
+	}
+	if err := ch.startController(); err != nil {
+		return fmt.Errorf("restart ovn-controller: %w", err)
+	}
+	return nil
+}
+
+// RestartVSwitchd restarts ovs-vswitchd (SIGTERM, keeping its datapath
+// ports in conf.db) and then ovn-controller, which otherwise waits ~8 s in
+// its OpenFlow reconnect back-off (FIELD-NOTES 2.7).
+func (ch *Chassis) RestartVSwitchd(ctx context.Context) error {
+	if err := ch.stopController(ctx); err != nil {
+		return fmt.Errorf("restart ovs-vswitchd: %w", err)
+	}
+	ch.mu.Lock()
+	d := ch.vswitchd
+	ch.mu.Unlock()
+	if d != nil {
+		if err := d.stop(ctx); err != nil {
+			return fmt.Errorf("restart ovs-vswitchd: %w", err)
+		}
+	}
+	if err := ch.startVSwitchd(); err != nil {
+		return fmt.Errorf("restart ovs-vswitchd: %w", err)
+	}
+	if err := ch.startController(); err != nil {
+		return fmt.Errorf("restart ovs-vswitchd: %w", err)
+	}
+	return nil
+}
+
+func (ch *Chassis) stopController(ctx context.Context) error {
+	ch.mu.Lock()
+	d := ch.controller
+	ch.mu.Unlock()
+	if d == nil {
+		return nil
+	}
+	return d.stop(ctx)
+}
+
+// Stop terminates ovn-controller, asks ovs-vswitchd to exit removing its
+// datapath ports (exit --cleanup, over its control socket), then stops the
+// ovsdb-server, waiting for each process to exit.
+func (ch *Chassis) Stop(ctx context.Context) error {
+	var errs []error
+	errs = append(errs, ch.stopController(ctx))
+	ch.mu.Lock()
+	vswitchd := ch.vswitchd
+	ch.mu.Unlock()
+	if vswitchd != nil {
+		errs = append(errs, ch.stopVSwitchdCleanly(ctx, vswitchd))
+	}
+	if d := ch.db.daemonOrNil(); d != nil {
+		errs = append(errs, d.stop(ctx))
+	}
+	return errors.Join(errs...)
+}
+
+// stopVSwitchdCleanly sends "exit --cleanup" on the unixctl socket (the same
+// JSON-RPC framing as OVSDB), falling back to SIGTERM.
+func (ch *Chassis) stopVSwitchdCleanly(ctx context.Context, d *daemon) error {
+	d.stopping.Store(true)
+	if d.exited() {
+		return nil
+	}
+	callCtx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	ctl := "unix:" + filepath.Join(ch.cfg.Dir, "ovs-vswitchd.ctl")
+	client, err := ovsdb.Dial(callCtx, ctl, ovsdb.Options{NoReconnect: true})
+	if err == nil {
+		// vswitchd may close the connection as it exits; the exit itself is
+		// what counts.
+		err = client.Call(callCtx, "exit", []any{"--cleanup"}, nil)
+		_ = client.Close()
+	}
+	if err != nil && !errors.Is(err, ovsdb.ErrDisconnected) {
+		ch.log.Warn("ovnstack: exit --cleanup failed, sending SIGTERM", "err", err)
+		return d.stop(ctx)
+	}
+	return d.waitOrKill(ctx)
+}
