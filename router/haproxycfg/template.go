@@ -1,0 +1,188 @@
+package haproxycfg
+
+import (
+	"net"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"text/template"
+)
+
+// view is the data of the configuration template.
+type view struct {
+	MaxConn, Threads int
+	HardStopAfter    string
+	RuntimeSocket    string
+	TLSSocket        string
+	HTTPBind         string
+	HTTPSBind        string
+	HTTPMap          string
+	HTTPSMap         string
+	SNIMap           string
+	CertList         string
+	DefaultCert      string
+	ErrorPage        string
+	Backends         []backendData
+}
+
+// templateData adds the backend sections, written by writeBackends: a
+// template walking thousands of server lines by reflection costs ten times
+// more than this.
+type templateData struct {
+	view
+	BackendSections string
+}
+
+type backendData struct {
+	Name, Mode, Balance string
+	Timeout             string
+	HSTS                string
+	Cookie              string
+	CookieSecure        bool
+	ServerOptions       string
+	Slots               []Slot
+}
+
+func (o *Options) view() view {
+	v := view{
+		MaxConn:       o.MaxConn,
+		Threads:       o.Threads,
+		HardStopAfter: durationMillis(o.HardStopAfter),
+		RuntimeSocket: o.RuntimeSocket,
+		TLSSocket:     o.TLSSocket,
+		HTTPBind:      net.JoinHostPort(o.BindAddress, strconv.Itoa(o.HTTPPort)),
+		HTTPSBind:     net.JoinHostPort(o.BindAddress, strconv.Itoa(o.HTTPSPort)),
+		HTTPMap:       filepath.Join(o.ConfDir, HTTPMapFile),
+		HTTPSMap:      filepath.Join(o.ConfDir, HTTPSMapFile),
+		SNIMap:        filepath.Join(o.ConfDir, SNIMapFile),
+		CertList:      filepath.Join(o.ConfDir, CertListFile),
+		DefaultCert:   filepath.Join(o.ConfDir, DefaultCertFile),
+		ErrorPage:     filepath.Join(o.ConfDir, ErrorPageFile),
+	}
+	if v.MaxConn == 0 {
+		v.MaxConn = 8000
+	}
+	if v.Threads == 0 {
+		v.Threads = 2
+	}
+	if o.HardStopAfter == 0 {
+		v.HardStopAfter = "30s"
+	}
+	return v
+}
+
+// unusedAddr fills a slot without an endpoint; the server is disabled, so
+// nothing connects to it.
+const unusedAddr = "127.0.0.1:1"
+
+var configTemplate = template.Must(template.New(ConfigFile).Parse(`# Rendered by Slipway's router; it rewrites this file on every change.
+global
+    maxconn {{.MaxConn}}
+    nbthread {{.Threads}}
+    stats socket {{.RuntimeSocket}} mode 600 level admin expose-fd listeners
+    stats timeout 2m
+    hard-stop-after {{.HardStopAfter}}
+    ssl-default-bind-options ssl-min-ver TLSv1.2
+    tune.ssl.default-dh-param 2048
+
+defaults
+    mode http
+    timeout connect 5s
+    timeout client 30s
+    timeout server 30s
+    timeout http-request 10s
+    timeout http-keep-alive 5s
+    timeout tunnel 1h
+    errorfile 503 {{.ErrorPage}}
+
+frontend fe_http
+    bind {{.HTTPBind}}
+    # Without it an old worker closes idle keep-alive connections on reload
+    # and clients see errors.
+    option idle-close-on-response
+    option forwardfor
+    http-request set-header X-Forwarded-Proto http
+    http-request set-header X-Forwarded-Host %[req.hdr(host)]
+    http-request set-var(txn.host) req.hdr(host),field(1,:),lower
+    http-request set-var(txn.path) path
+    http-request set-var(txn.route) var(txn.host),concat(,txn.path,)
+    use_backend %[var(txn.route),map_beg({{.HTTPMap}},be_default)]
+    default_backend be_default
+
+frontend fe_tls
+    mode tcp
+    bind {{.HTTPSBind}}
+    tcp-request inspect-delay 5s
+    tcp-request content accept if { req.ssl_hello_type 1 }
+    use_backend %[req.ssl_sni,lower,map({{.SNIMap}},be_tls_terminate)]
+    default_backend be_tls_terminate
+
+backend be_tls_terminate
+    mode tcp
+    server fe_https unix@{{.TLSSocket}} send-proxy-v2
+
+frontend fe_https
+    bind unix@{{.TLSSocket}} accept-proxy ssl crt {{.DefaultCert}} crt-list {{.CertList}} alpn h2,http/1.1
+    # Without it an old worker closes idle keep-alive connections on reload
+    # and clients see errors.
+    option idle-close-on-response
+    option forwardfor
+    http-request set-header X-Forwarded-Proto https
+    http-request set-header X-Forwarded-Host %[req.hdr(host)]
+    http-request set-var(txn.host) req.hdr(host),field(1,:),lower
+    http-request set-var(txn.path) path
+    http-request set-var(txn.route) var(txn.host),concat(,txn.path,)
+    use_backend %[var(txn.route),map_beg({{.HTTPSMap}},be_default)]
+    default_backend be_default
+
+# No servers: every request gets the "Application is not available" page.
+backend be_default
+
+backend be_redirect_https
+    http-request redirect scheme https code 302
+{{.BackendSections}}`))
+
+// writeBackends writes one section per route backend. With skeleton it
+// leaves out what the runtime API changes (addresses, weights, states), for
+// Result.Structure.
+func writeBackends(buf *strings.Builder, backends []backendData, skeleton bool) {
+	for _, b := range backends {
+		buf.WriteString("\nbackend " + b.Name + "\n    mode " + b.Mode + "\n    balance " + b.Balance + "\n")
+		if b.Timeout != "" {
+			buf.WriteString("    timeout server " + b.Timeout + "\n    timeout tunnel " + b.Timeout + "\n")
+		}
+		if b.HSTS != "" {
+			buf.WriteString("    http-response set-header Strict-Transport-Security \"" + b.HSTS + "\" if { ssl_fc }\n")
+		}
+		if b.Cookie != "" {
+			buf.WriteString("    cookie " + b.Cookie + " insert indirect nocache httponly")
+			if b.CookieSecure {
+				buf.WriteString(" secure")
+			}
+			buf.WriteString("\n")
+		}
+		if b.ServerOptions != "" {
+			buf.WriteString("    default-server " + b.ServerOptions + "\n")
+		}
+		for _, s := range b.Slots {
+			buf.WriteString("    server " + s.Name)
+			if skeleton {
+				buf.WriteString("\n")
+				continue
+			}
+			if s.InUse() {
+				buf.WriteString(" " + s.Addr.String())
+			} else {
+				buf.WriteString(" " + unusedAddr)
+			}
+			buf.WriteString(" weight " + strconv.Itoa(s.Weight))
+			if !s.InUse() {
+				buf.WriteString(" disabled")
+			}
+			if b.Cookie != "" {
+				buf.WriteString(" cookie " + s.Name)
+			}
+			buf.WriteString("\n")
+		}
+	}
+}
