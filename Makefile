@@ -1,0 +1,66 @@
+# Slipway's two commands: `make run` and `make test` (see README.md).
+SHELL := /bin/bash
+GO ?= go
+VERSION ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
+LDFLAGS := -X github.com/slipway/slipway/internal/version.Version=$(VERSION)
+BIN := bin
+DATA_DIR ?=
+SLIPWAY_FLAGS ?=
+
+# Packages whose tests need no real peer: they run first so failures surface early.
+UNIT_PKGS := ./api/... ./server/watch/... ./server/pki/... ./router/haproxycfg/... ./internal/...
+# Fuzz targets (package:target), each run briefly by `make test`.
+FUZZ_TARGETS := ./api:FuzzDecodeObject ./api/labels:FuzzParse ./api/mergepatch:FuzzApply
+FUZZ_TIME ?= 10s
+
+.PHONY: all deps build run test lint unit fuzz integration crossbuild bench clean
+
+all: build
+
+deps:
+	@scripts/deps.sh
+
+build:
+	@mkdir -p $(BIN)
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/slipway ./cmd/slipway
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/slip ./cmd/slip
+
+run: deps build
+	$(BIN)/slipway up $(if $(DATA_DIR),--data-dir $(DATA_DIR)) $(SLIPWAY_FLAGS)
+
+test: deps
+	@start=$$(date +%s); \
+	$(MAKE) --no-print-directory lint unit fuzz integration crossbuild && \
+	echo "make test: all passed in $$(( $$(date +%s) - start ))s"
+
+lint:
+	@unformatted=$$(gofmt -l $$(git ls-files '*.go')); \
+	if [ -n "$$unformatted" ]; then echo "gofmt would change: $$unformatted"; exit 1; fi
+	$(GO) vet ./...
+
+unit:
+	$(GO) test -count=1 $(UNIT_PKGS)
+
+fuzz:
+	@for t in $(FUZZ_TARGETS); do \
+		pkg=$${t%%:*}; fn=$${t##*:}; \
+		echo "fuzz $$pkg $$fn for $(FUZZ_TIME)"; \
+		$(GO) test -run '^$$' -fuzz "^$$fn$$" -fuzztime $(FUZZ_TIME) $$pkg || exit 1; \
+	done
+
+# Everything, against the real peers. CI=true turns a missing peer into a failure.
+integration:
+	$(GO) test -count=1 -p 2 -timeout 30m ./...
+
+# The CLI ships as a single static binary for these platforms.
+crossbuild:
+	@for p in linux/amd64 linux/arm64 darwin/arm64; do \
+		echo "build slip for $$p"; \
+		CGO_ENABLED=0 GOOS=$${p%/*} GOARCH=$${p#*/} $(GO) build -o /dev/null ./cmd/slip || exit 1; \
+	done
+
+bench: deps
+	$(GO) test -run '^$$' -bench . -benchtime 1x -timeout 30m ./server/httpapi/
+
+clean:
+	rm -rf $(BIN)
