@@ -277,9 +277,9 @@ func (w *Watcher) Next() (Event, error) {
 		}
 		return Event{}, io.EOF
 	}
-	var ev Event
-	if err := json.Unmarshal(w.scanner.Bytes(), &ev); err != nil {
-		return Event{}, fmt.Errorf("decode watch event: %w", err)
+	ev, err := decodeEvent(w.scanner.Bytes())
+	if err != nil {
+		return Event{}, err
 	}
 	if ev.Type == "ERROR" {
 		var st api.Status
@@ -291,3 +291,23 @@ func (w *Watcher) Next() (Event, error) {
 
 // Close ends the stream.
 func (w *Watcher) Close() error { return w.body.Close() }
+
+// decodeEvent reads one event line. Slipway's server writes every line as
+// {"type":"T","object":{…}}; that shape is sliced without parsing the
+// object (watchers decode what they need of it), anything else is decoded
+// in full.
+func decodeEvent(line []byte) (Event, error) {
+	const prefix = `{"type":"`
+	if rest, ok := bytes.CutPrefix(line, []byte(prefix)); ok {
+		if typ, obj, ok := bytes.Cut(rest, []byte(`","object":`)); ok && bytes.HasSuffix(obj, []byte("}")) &&
+			len(typ) < 16 && bytes.IndexByte(typ, '"') < 0 {
+			obj = obj[:len(obj)-1]
+			return Event{Type: api.EventType(typ), Object: append(json.RawMessage(nil), obj...)}, nil
+		}
+	}
+	var ev Event
+	if err := json.Unmarshal(line, &ev); err != nil {
+		return Event{}, fmt.Errorf("decode watch event: %w", err)
+	}
+	return ev, nil
+}

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -46,37 +47,69 @@ type writeOp struct {
 	done    chan struct{}
 }
 
+// The write statements of a batch. They run in one transaction after the
+// revision counter has been advanced by the batch's size (which takes its
+// lock), so "base" below — the counter minus the batch size — is the
+// revision before the batch, and op i of the batch gets base + i. Bodies
+// are encoded without metadata.resourceVersion; each statement splices it in
+// at the offset Go computed (just inside "metadata":{). Each statement
+// writes every op of one kind (arrays unnested into rows), appends their
+// events to the log, and returns the positions of the ops whose condition
+// held.
 const (
-	sqlCreate = `WITH ins AS (
+	sqlAllocate = `UPDATE revision SET rv = rv + $1 WHERE id = 1 RETURNING rv`
+
+	sqlBase = `(SELECT rv FROM revision WHERE id = 1) - $1::bigint`
+
+	sqlStamp = `overlay(u.body placing '"resourceVersion":"' || (b.base + u.pos) || '",' from u.at for 0)`
+
+	// sqlCreate also requires a project-scoped object's project to exist and
+	// not be terminating. Writes are serialised, and project deletions and
+	// updates run before creates in a batch, so the check cannot race.
+	sqlCreate = `WITH b AS (SELECT ` + sqlBase + ` AS base),
+	input AS (
+		SELECT u.resource, u.project, u.name, u.pos, b.base + u.pos AS rv, u.labels, ` + sqlStamp + ` AS body
+		FROM b, unnest($2::text[], $3::text[], $4::text[], $5::bigint[], $6::text[], $7::text[], $8::int[])
+			AS u(resource, project, name, pos, labels, body, at)
+	), ins AS (
 		INSERT INTO objects (resource, project, name, rv, labels, body)
-		VALUES ($1, $2, $3, $4, $5, $6::json)
-		ON CONFLICT DO NOTHING RETURNING rv)
+		SELECT resource, project, name, rv, labels::jsonb, body::json FROM input u
+		WHERE u.project = '' OR EXISTS (SELECT 1 FROM objects p
+			WHERE p.resource = 'projects' AND p.project = '' AND p.name = u.project AND NOT p.deleting)
+		ON CONFLICT DO NOTHING
+		RETURNING resource, project, name, rv, body)
 	INSERT INTO events (rv, resource, project, name, type, body)
-	SELECT rv, $1, $2, $3, 'ADDED', $6::json FROM ins`
+	SELECT rv, resource, project, name, 'ADDED', body FROM ins
+	RETURNING rv - (SELECT base FROM b)`
 
-	// sqlCreateInProject also requires the project to exist and not be
-	// terminating. All writes are serialised, so the check cannot race a
-	// concurrent project deletion.
-	sqlCreateInProject = `WITH ins AS (
-		INSERT INTO objects (resource, project, name, rv, labels, body)
-		SELECT $1::text, $2::text, $3::text, $4::bigint, $5::jsonb, $6::json
-		WHERE EXISTS (SELECT 1 FROM objects
-			WHERE resource = 'projects' AND project = '' AND name = $2 AND NOT deleting)
-		ON CONFLICT DO NOTHING RETURNING rv)
+	sqlUpdate = `WITH b AS (SELECT ` + sqlBase + ` AS base),
+	input AS (
+		SELECT u.resource, u.project, u.name, b.base + u.pos AS rv, u.labels, ` + sqlStamp + ` AS body, u.deleting, u.expected
+		FROM b, unnest($2::text[], $3::text[], $4::text[], $5::bigint[], $6::text[], $7::text[], $8::int[], $9::bool[], $10::bigint[])
+			AS u(resource, project, name, pos, labels, body, at, deleting, expected)
+	), upd AS (
+		UPDATE objects o SET rv = u.rv, labels = u.labels::jsonb, body = u.body::json, deleting = u.deleting
+		FROM input u
+		WHERE o.resource = u.resource AND o.project = u.project AND o.name = u.name AND o.rv = u.expected
+		RETURNING o.resource, o.project, o.name, o.rv, o.body)
 	INSERT INTO events (rv, resource, project, name, type, body)
-	SELECT rv, $1, $2, $3, 'ADDED', $6::json FROM ins`
+	SELECT rv, resource, project, name, 'MODIFIED', body FROM upd
+	RETURNING rv - (SELECT base FROM b)`
 
-	sqlUpdate = `WITH upd AS (
-		UPDATE objects SET rv = $4, labels = $5, deleting = $7, body = $6::json
-		WHERE resource = $1 AND project = $2 AND name = $3 AND rv = $8 RETURNING rv)
+	sqlDelete = `WITH b AS (SELECT ` + sqlBase + ` AS base),
+	input AS (
+		SELECT u.resource, u.project, u.name, b.base + u.pos AS rv, ` + sqlStamp + ` AS body, u.expected
+		FROM b, unnest($2::text[], $3::text[], $4::text[], $5::bigint[], $6::text[], $7::int[], $8::bigint[])
+			AS u(resource, project, name, pos, body, at, expected)
+	), del AS (
+		DELETE FROM objects o USING input u
+		WHERE o.resource = u.resource AND o.project = u.project AND o.name = u.name AND o.rv = u.expected
+		RETURNING u.resource, u.project, u.name, u.rv, u.body)
 	INSERT INTO events (rv, resource, project, name, type, body)
-	SELECT rv, $1, $2, $3, 'MODIFIED', $6::json FROM upd`
+	SELECT rv, resource, project, name, 'DELETED', body::json FROM del
+	RETURNING rv - (SELECT base FROM b)`
 
-	sqlDelete = `WITH del AS (
-		DELETE FROM objects
-		WHERE resource = $1 AND project = $2 AND name = $3 AND rv = $6 RETURNING 1)
-	INSERT INTO events (rv, resource, project, name, type, body)
-	SELECT $4, $1, $2, $3, 'DELETED', $5::json FROM del`
+	sqlNotify = `SELECT pg_notify('slipway_events', (SELECT rv::text FROM revision WHERE id = 1))`
 )
 
 // Create stores a new object and returns it with its resourceVersion. It
@@ -191,28 +224,53 @@ func describe(res *api.Resource, project, name string) string {
 	return fmt.Sprintf("%s %q in project %q", strings.ToLower(res.Kind), name, project)
 }
 
-// runCommitter groups queued writes into transactions until ctx ends.
+// runCommitter groups queued writes into transactions until ctx ends. A
+// batch holds at most one write per object; a second write to the same
+// object waits for the next batch.
 func (s *Store) runCommitter(ctx context.Context) {
-	batch := make([]*writeOp, 0, maxBatch)
+	var deferred []*writeOp
 	for {
-		select {
-		case <-ctx.Done():
-			s.failQueued()
-			return
-		case op := <-s.writes:
-			batch = append(batch[:0], op)
+		batch := make([]*writeOp, 0, maxBatch)
+		keys := make(map[objectKey]bool, maxBatch)
+		add := func(op *writeOp) {
+			if k := op.key(); !keys[k] && len(batch) < maxBatch {
+				keys[k] = true
+				batch = append(batch, op)
+			} else {
+				deferred = append(deferred, op)
+			}
+		}
+		pending := deferred
+		deferred = nil
+		for _, op := range pending {
+			add(op)
+		}
+		if len(batch) == 0 {
+			select {
+			case <-ctx.Done():
+				s.failQueued()
+				return
+			case op := <-s.writes:
+				add(op)
+			}
 		}
 	fill:
 		for len(batch) < maxBatch {
 			select {
 			case op := <-s.writes:
-				batch = append(batch, op)
+				add(op)
 			default:
 				break fill
 			}
 		}
 		s.commit(batch)
 	}
+}
+
+type objectKey struct{ resource, project, name string }
+
+func (op *writeOp) key() objectKey {
+	return objectKey{op.res.Plural, op.project, op.obj.Metadata.Name}
 }
 
 // failQueued answers writes still queued at shutdown.
@@ -250,64 +308,151 @@ func (s *Store) commit(batch []*writeOp) {
 	}
 }
 
-func (s *Store) commitTx(ctx context.Context, ops []*writeOp) error {
-	tx, err := s.pool.Begin(ctx)
+// commitTx writes ops in one transaction and one round trip: BEGIN,
+// advancing the revision counter (which takes its lock until COMMIT), one
+// statement per kind of write, the notification, and COMMIT. Deletes get
+// the first revisions of the batch, then updates, then creates, and the
+// statements run in that order, so a create that checked its project exists
+// is ordered after any change to that project.
+func (s *Store) commitTx(ctx context.Context, ops []*writeOp) (err error) {
+	conn, err := s.pool.Acquire(ctx)
 	if err != nil {
-		return fmt.Errorf("begin: %w", errdefs.ErrUnavailable)
+		return fmt.Errorf("acquire connection: %w: %w", errdefs.ErrUnavailable, err)
 	}
-	defer tx.Rollback(ctx) //nolint:errcheck // after Commit it is a no-op
-	var top int64
-	if err := tx.QueryRow(ctx, `UPDATE revision SET rv = rv + $1 WHERE id = 1 RETURNING rv`, len(ops)).Scan(&top); err != nil {
-		return fmt.Errorf("allocate revisions: %w", err)
+	defer conn.Release()
+
+	n := int64(len(ops))
+	groups := [3]*opGroup{{kind: opDelete}, {kind: opUpdate}, {kind: opCreate}}
+	byPosition := make([]*writeOp, n+1)
+	pos := int64(0)
+	for _, g := range groups {
+		for _, op := range ops {
+			if op.kind != g.kind {
+				continue
+			}
+			pos++
+			byPosition[pos] = op
+			op.applied = false
+			if err := g.add(op, pos); err != nil {
+				return err
+			}
+		}
 	}
 	batch := &pgx.Batch{}
-	base := top - int64(len(ops))
-	for i, op := range ops {
-		rv := base + 1 + int64(i)
-		op.obj.Metadata.ResourceVersion = strconv.FormatInt(rv, 10)
-		body, err := json.Marshal(op.obj)
-		if err != nil {
-			return fmt.Errorf("encode %s %q: %w", op.res.Kind, op.obj.Metadata.Name, err)
-		}
-		labels, err := json.Marshal(nonNil(op.obj.Metadata.Labels))
-		if err != nil {
-			return fmt.Errorf("encode labels: %w", err)
-		}
-		m := op.obj.Metadata
-		switch op.kind {
-		case opCreate:
-			q := sqlCreate
-			if op.res.Scope == api.ProjectScoped {
-				q = sqlCreateInProject
-			}
-			batch.Queue(q, op.res.Plural, op.project, m.Name, rv, labels, body)
-		case opUpdate:
-			batch.Queue(sqlUpdate, op.res.Plural, op.project, m.Name, rv, labels, body, m.DeletionTimestamp != nil, op.expected)
-		case opDelete:
-			batch.Queue(sqlDelete, op.res.Plural, op.project, m.Name, rv, body, op.expected)
+	batch.Queue("BEGIN")
+	batch.Queue(sqlAllocate, n)
+	var queued []*opGroup
+	for _, g := range groups {
+		if len(g.names) > 0 {
+			g.queue(batch, n)
+			queued = append(queued, g)
 		}
 	}
-	batch.Queue(`SELECT pg_notify('slipway_events', $1)`, strconv.FormatInt(top, 10))
-	results := tx.SendBatch(ctx, batch)
-	for _, op := range ops {
-		tag, err := results.Exec()
-		if err != nil {
-			results.Close()
-			return fmt.Errorf("%s %s %q: %w", op.kind, op.res.Kind, op.obj.Metadata.Name, err)
+	batch.Queue(sqlNotify)
+	batch.Queue("COMMIT")
+
+	results := conn.SendBatch(ctx, batch)
+	defer func() {
+		if closeErr := results.Close(); err == nil && closeErr != nil {
+			err = fmt.Errorf("write batch: %w", closeErr)
 		}
-		op.applied = tag.RowsAffected() == 1
+		if err != nil {
+			// After a failure mid-batch the session may still be inside the
+			// aborted transaction: end it, or drop the connection.
+			if _, rbErr := conn.Exec(context.WithoutCancel(ctx), "ROLLBACK"); rbErr != nil {
+				conn.Conn().Close(context.Background()) //nolint:errcheck
+			}
+		}
+	}()
+	if _, err := results.Exec(); err != nil {
+		return fmt.Errorf("begin: %w", err)
+	}
+	var top int64
+	if err := results.QueryRow().Scan(&top); err != nil {
+		return fmt.Errorf("allocate revisions: %w", err)
+	}
+	base := top - n
+	for _, g := range queued {
+		rows, err := results.Query()
+		if err != nil {
+			return fmt.Errorf("%s %d objects: %w", g.kind, len(g.names), err)
+		}
+		applied, err := pgx.CollectRows(rows, pgx.RowTo[int64])
+		if err != nil {
+			return fmt.Errorf("%s %d objects: %w", g.kind, len(g.names), err)
+		}
+		for _, p := range applied {
+			byPosition[p].applied = true
+		}
 	}
 	if _, err := results.Exec(); err != nil {
-		results.Close()
 		return fmt.Errorf("notify watchers: %w", err)
 	}
-	if err := results.Close(); err != nil {
-		return fmt.Errorf("write batch: %w", err)
-	}
-	if err := tx.Commit(ctx); err != nil {
+	tag, err := results.Exec()
+	if err != nil {
 		return fmt.Errorf("commit: %w", err)
 	}
+	// A COMMIT of a transaction that failed reports ROLLBACK.
+	if tag.String() != "COMMIT" {
+		return fmt.Errorf("commit: transaction rolled back (%s)", tag)
+	}
+	for p := int64(1); p <= n; p++ {
+		byPosition[p].obj.Metadata.ResourceVersion = strconv.FormatInt(base+p, 10)
+	}
 	return nil
+}
+
+// opGroup accumulates the columns of one kind of write.
+type opGroup struct {
+	kind                       opKind
+	resources, projects, names []string
+	labels, bodies             []string
+	positions, expected        []int64
+	offsets                    []int32
+	deleting                   []bool
+}
+
+// metadataOpen is where, in an encoded object, metadata's fields begin;
+// encoding/json writes kind and apiVersion (plain ASCII) before it.
+var metadataOpen = []byte(`"metadata":{`)
+
+func (g *opGroup) add(op *writeOp, pos int64) error {
+	m := op.obj.Metadata
+	op.obj.Metadata.ResourceVersion = "" // spliced in by the statement
+	body, err := json.Marshal(op.obj)
+	if err != nil {
+		return fmt.Errorf("encode %s %q: %w", op.res.Kind, m.Name, err)
+	}
+	at := bytes.Index(body, metadataOpen)
+	if at < 0 {
+		return fmt.Errorf("encode %s %q: no metadata in %.60s", op.res.Kind, m.Name, body)
+	}
+	labels, err := json.Marshal(nonNil(m.Labels))
+	if err != nil {
+		return fmt.Errorf("encode labels of %s %q: %w", op.res.Kind, m.Name, err)
+	}
+	g.resources = append(g.resources, op.res.Plural)
+	g.projects = append(g.projects, op.project)
+	g.names = append(g.names, m.Name)
+	g.positions = append(g.positions, pos)
+	g.labels = append(g.labels, string(labels))
+	g.bodies = append(g.bodies, string(body))
+	// SQL positions count from 1: the splice goes just after the brace.
+	g.offsets = append(g.offsets, int32(at+len(metadataOpen)+1))
+	g.expected = append(g.expected, op.expected)
+	g.deleting = append(g.deleting, m.DeletionTimestamp != nil)
+	return nil
+}
+
+func (g *opGroup) queue(b *pgx.Batch, size int64) {
+	switch g.kind {
+	case opCreate:
+		b.Queue(sqlCreate, size, g.resources, g.projects, g.names, g.positions, g.labels, g.bodies, g.offsets)
+	case opUpdate:
+		b.Queue(sqlUpdate, size, g.resources, g.projects, g.names, g.positions, g.labels, g.bodies, g.offsets, g.deleting, g.expected)
+	case opDelete:
+		b.Queue(sqlDelete, size, g.resources, g.projects, g.names, g.positions, g.bodies, g.offsets, g.expected)
+	}
 }
 
 func nonNil(m map[string]string) map[string]string {
