@@ -59,8 +59,14 @@ crossbuild:
 		CGO_ENABLED=0 GOOS=$${p%/*} GOARCH=$${p#*/} $(GO) build -o /dev/null ./cmd/slip || exit 1; \
 	done
 
+# Performance figures; each benchmark prints its own (creates/s, p50/p99).
 bench: deps
-	$(GO) test -run '^$$' -bench . -benchtime 1x -timeout 30m ./server/httpapi/
+	@echo "machine: $$(nproc) cores, $$(free -g | awk '/Mem:/{print $$2}') GiB"
+	$(GO) test -run '^$$' -bench 'BenchmarkCreate' -benchtime 20000x -timeout 10m ./server/
+	$(GO) test -run '^$$' -bench 'BenchmarkWatchDelivery' -benchtime 300x -timeout 10m ./server/
+	$(GO) test -run '^$$' -bench 'BenchmarkStoreCreate' -benchtime 20000x -timeout 10m ./server/store/
+	$(GO) test -run '^$$' -bench . -benchtime 20x -timeout 10m ./router/...
+	$(GO) test -run '^$$' -bench 'PodStartToServing' -benchtime 1x -timeout 10m ./node/runtime/
 
 clean:
 	rm -rf $(BIN)

@@ -1,0 +1,281 @@
+package e2e
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/slipway/slipway/api"
+	"github.com/slipway/slipway/api/client"
+	"github.com/slipway/slipway/api/errdefs"
+	"github.com/slipway/slipway/internal/testpeer"
+	"github.com/slipway/slipway/server/store/pgserver"
+)
+
+var (
+	buildOnce sync.Once
+	binDir    string
+	buildErr  error
+)
+
+// binary builds cmd/<name> once per test run.
+func binary(t *testing.T, name string) string {
+	t.Helper()
+	buildOnce.Do(func() {
+		binDir, buildErr = os.MkdirTemp("", "slipway-e2e-bin-")
+		if buildErr != nil {
+			return
+		}
+		for _, cmd := range []string{"slipway", "slip"} {
+			out, err := exec.Command("go", "build", "-o", filepath.Join(binDir, cmd), "github.com/slipway/slipway/cmd/"+cmd).CombinedOutput()
+			if err != nil {
+				buildErr = fmt.Errorf("go build %s: %v: %s", cmd, err, out)
+				return
+			}
+		}
+	})
+	if buildErr != nil {
+		t.Fatal(buildErr)
+	}
+	return filepath.Join(binDir, name)
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if binDir != "" {
+		os.RemoveAll(binDir)
+	}
+	os.Exit(code)
+}
+
+// dataDir is a data directory the postgres account can reach.
+func dataDir(t *testing.T) string {
+	t.Helper()
+	dir, err := os.MkdirTemp("", "slipway-e2e-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	if err := os.Chmod(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return filepath.Join(dir, "data")
+}
+
+// upProcess is a running `slipway up`.
+type upProcess struct {
+	cmd    *exec.Cmd
+	url    string
+	ca     string
+	stderr *strings.Builder
+	exited chan error
+}
+
+var urlLine = regexp.MustCompile(`API:\s+(https://\S+)`)
+
+func startUp(t *testing.T, data string) *upProcess {
+	t.Helper()
+	if _, err := os.Stat(filepath.Join(pgserver.DefaultBinDir, "postgres")); err != nil {
+		testpeer.Missing(t, "PostgreSQL 15", err)
+	}
+	cmd := exec.Command(binary(t, "slipway"), "up", "--data-dir", data, "--listen", "127.0.0.1:0")
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &upProcess{cmd: cmd, stderr: &strings.Builder{}, exited: make(chan error, 1)}
+	cmd.Stderr = &lockedWriter{w: p.stderr}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	found := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			if m := urlLine.FindStringSubmatch(sc.Text()); m != nil {
+				found <- m[1]
+			}
+		}
+		io.Copy(io.Discard, stdout)
+	}()
+	go func() { p.exited <- cmd.Wait() }()
+	select {
+	case p.url = <-found:
+	case err := <-p.exited:
+		t.Fatalf("slipway up exited during start-up: %v\n%s", err, p.stderr)
+	case <-time.After(60 * time.Second):
+		_ = cmd.Process.Kill()
+		t.Fatalf("slipway up printed no URL within 60 s\n%s", p.stderr)
+	}
+	p.ca = filepath.Join(data, "pki", "ca.crt")
+	t.Cleanup(func() {
+		if cmd.ProcessState == nil {
+			_ = cmd.Process.Signal(syscall.SIGKILL)
+		}
+	})
+	return p
+}
+
+func (p *upProcess) client(t *testing.T) *client.Client {
+	t.Helper()
+	c, err := client.New(client.Config{Server: p.url, CAFile: p.ca})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// stop sends SIGTERM and requires a clean exit within a bound.
+func (p *upProcess) stop(t *testing.T) {
+	t.Helper()
+	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-p.exited:
+		if err != nil {
+			t.Fatalf("slipway up exited with %v after SIGTERM\n%s", err, p.stderr)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatalf("slipway up did not stop within 30 s of SIGTERM\n%s", p.stderr)
+	}
+}
+
+type lockedWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (l *lockedWriter) Write(b []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(b)
+}
+
+// postgresRunning reports whether a postgres process serves data.
+func postgresRunning(data string) bool {
+	b, err := os.ReadFile(filepath.Join(data, "postgres", "postmaster.pid"))
+	if err != nil {
+		return false
+	}
+	pid := strings.SplitN(string(b), "\n", 2)[0]
+	_, err = os.Stat("/proc/" + strings.TrimSpace(pid))
+	return err == nil
+}
+
+// Everything written before a clean stop is there after a restart on the
+// same data directory, and watches resume across it.
+func TestUpRestartKeepsEveryObject(t *testing.T) {
+	ctx := context.Background()
+	data := dataDir(t)
+	cat := api.NewCatalogue()
+	projects, _ := cat.Lookup("projects")
+	configmaps, _ := cat.Lookup("configmaps")
+
+	up := startUp(t, data)
+	c := up.client(t)
+	want := map[string]string{} // name → resourceVersion
+	for i := 0; i < 20; i++ {
+		var p api.Project
+		if err := c.Create(ctx, projects, "", map[string]any{"metadata": map[string]any{
+			"name": fmt.Sprintf("p%02d", i), "labels": map[string]string{"n": fmt.Sprint(i)}}, "spec": map[string]any{"displayName": fmt.Sprintf("Project %d", i)}}, &p); err != nil {
+			t.Fatal(err)
+		}
+		want[p.Metadata.Name] = p.Metadata.ResourceVersion
+	}
+	var cm api.ConfigMap
+	if err := c.Create(ctx, configmaps, "p01", map[string]any{"metadata": map[string]any{"name": "settings"}, "data": map[string]string{"k": "v"}}, &cm); err != nil {
+		t.Fatal(err)
+	}
+	var held api.Project
+	if err := c.Patch(ctx, projects, "", "p02", []byte(`{"metadata":{"finalizers":["example.com/hold"]}}`), false, &held); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Delete(ctx, projects, "", "p02", &held); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Delete(ctx, projects, "", "p03", nil); err != nil {
+		t.Fatal(err)
+	}
+	var before api.List[api.Project]
+	if err := c.List(ctx, projects, "", api.ListOptions{}, &before); err != nil {
+		t.Fatal(err)
+	}
+	up.stop(t)
+	if postgresRunning(data) {
+		t.Fatal("PostgreSQL still running after slipway up stopped")
+	}
+
+	up = startUp(t, data)
+	c = up.client(t)
+	var after api.List[api.Project]
+	if err := c.List(ctx, projects, "", api.ListOptions{}, &after); err != nil {
+		t.Fatal(err)
+	}
+	if len(after.Items) != len(before.Items) || after.Metadata.ResourceVersion != before.Metadata.ResourceVersion {
+		t.Fatalf("after restart: %d projects at revision %s, before: %d at %s",
+			len(after.Items), after.Metadata.ResourceVersion, len(before.Items), before.Metadata.ResourceVersion)
+	}
+	for i, p := range after.Items {
+		b := before.Items[i]
+		if p.Metadata.Name != b.Metadata.Name || p.Metadata.ResourceVersion != b.Metadata.ResourceVersion ||
+			p.Metadata.UID != b.Metadata.UID || p.Spec != b.Spec || p.Metadata.Labels["n"] != b.Metadata.Labels["n"] {
+			t.Fatalf("project %d changed across the restart: %+v, was %+v", i, p, b)
+		}
+	}
+	if err := c.Get(ctx, projects, "", "p03", nil); !errors.Is(err, errdefs.ErrNotFound) {
+		t.Fatalf("deleted project back after restart: %v", err)
+	}
+	var heldAfter api.Project
+	if err := c.Get(ctx, projects, "", "p02", &heldAfter); err != nil || heldAfter.Metadata.DeletionTimestamp == nil {
+		t.Fatalf("project held by a finalizer: %+v, %v", heldAfter.Metadata, err)
+	}
+	var cmAfter api.ConfigMap
+	if err := c.Get(ctx, configmaps, "p01", "settings", &cmAfter); err != nil || cmAfter.Data["k"] != "v" {
+		t.Fatalf("configmap after restart: %+v, %v", cmAfter, err)
+	}
+
+	// A watch from a revision before the restart replays what came after it.
+	w, err := c.Watch(ctx, projects, "", api.ListOptions{ResourceVersion: want["p19"]})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	var types []api.EventType
+	for len(types) < 3 {
+		ev, err := w.Next()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ev.Type != api.Bookmark {
+			types = append(types, ev.Type)
+		}
+	}
+	// The finalizer patch, the deletion mark and the deletion of p03.
+	if fmt.Sprint(types) != "[MODIFIED MODIFIED DELETED]" {
+		t.Fatalf("replayed %v", types)
+	}
+	up.stop(t)
+}
+
+func TestVersion(t *testing.T) {
+	out, err := exec.Command(binary(t, "slipway"), "version").CombinedOutput()
+	if err != nil || !strings.HasPrefix(string(out), "slipway ") {
+		t.Fatalf("slipway version: %s, %v", out, err)
+	}
+	out, err = exec.Command(binary(t, "slipway"), "server").CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "--database-url is required") {
+		t.Fatalf("slipway server without a database: %s, %v", out, err)
+	}
+}
