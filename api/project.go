@@ -58,12 +58,17 @@ func (s *ProjectStatus) Validate() error {
 // ProjectsResource is the plural name of projects.
 const ProjectsResource = "projects"
 
+// ProjectContentsFinalizer holds a deleted project until the project
+// controller has deleted everything in it.
+const ProjectContentsFinalizer = "slipway.io/project-contents"
+
 func projectResource() *Resource {
 	return &Resource{
-		Plural:    ProjectsResource,
-		Kind:      "Project",
-		Scope:     ClusterScoped,
-		HasStatus: true,
+		Plural:     ProjectsResource,
+		Kind:       "Project",
+		Scope:      ClusterScoped,
+		HasStatus:  true,
+		Finalizers: []string{ProjectContentsFinalizer},
 		validateSpec: func(obj *Object) error {
 			if err := forbid(obj.Data, "data", "Project"); err != nil {
 				return err

@@ -12,14 +12,17 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/slipway/slipway/api"
+	"github.com/slipway/slipway/server/controllers"
 	"github.com/slipway/slipway/server/httpapi"
 	"github.com/slipway/slipway/server/pki"
+	"github.com/slipway/slipway/server/reconcile"
 	"github.com/slipway/slipway/server/resource"
 	"github.com/slipway/slipway/server/store"
 )
@@ -55,6 +58,24 @@ type Server struct {
 	pki      pki.Files
 	cancel   context.CancelFunc
 	served   chan error
+	// controllers tracks the controllers' goroutines, ended by cancel.
+	controllers sync.WaitGroup
+}
+
+// runControllers starts the API server's controllers; they stop when ctx
+// (the server's base context) ends.
+func (s *Server) runControllers(ctx context.Context, svc *resource.Service, catalogue *api.Catalogue, metrics *reconcile.Metrics) {
+	projects, _ := catalogue.Lookup(api.ProjectsResource)
+	for _, c := range []*reconcile.Controller{{
+		Name: "projects", Resource: projects, Service: svc, Logger: s.log, Metrics: metrics,
+		Reconciler: &controllers.Projects{Service: svc, Catalogue: catalogue, Logger: s.log},
+	}} {
+		s.controllers.Add(1)
+		go func() {
+			defer s.controllers.Done()
+			c.Run(ctx)
+		}()
+	}
 }
 
 // Start opens the store (applying migrations), prepares TLS and starts
@@ -86,9 +107,11 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
+	svc := resource.New(st, nil)
+	catalogue := api.NewCatalogue()
 	handler := httpapi.New(httpapi.Config{
-		Service:       resource.New(st, nil),
-		Catalogue:     api.NewCatalogue(),
+		Service:       svc,
+		Catalogue:     catalogue,
 		Logger:        log,
 		Registry:      reg,
 		BookmarkEvery: cfg.BookmarkEvery,
@@ -122,6 +145,7 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		},
 	}
 	go func() { s.served <- s.http.ServeTLS(ln, "", "") }()
+	s.runControllers(base, svc, catalogue, reconcile.NewMetrics(reg))
 	log.Info("API server listening", "url", s.URL(), "ca", files.CACert)
 	return s, nil
 }
@@ -158,6 +182,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	if errors.Is(err, context.DeadlineExceeded) {
 		err = errors.Join(err, s.http.Close())
 	}
+	s.controllers.Wait()
 	s.store.Close()
 	if err != nil {
 		return fmt.Errorf("shut down API server: %w", err)

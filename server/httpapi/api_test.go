@@ -415,11 +415,16 @@ func TestWatchOverHTTP(t *testing.T) {
 	if err := c.Patch(ctx, projects, "", "shop", []byte(`{"spec":{"description":"x"}}`), false, nil); err != nil {
 		t.Fatal(err)
 	}
+	// Projects carry the contents finalizer (no controller runs here):
+	// deletion marks, removing the finalizer deletes.
 	if err := c.Delete(ctx, projects, "", "shop", nil); err != nil {
 		t.Fatal(err)
 	}
+	if err := c.Patch(ctx, projects, "", "shop", []byte(`{"metadata":{"finalizers":null}}`), false, nil); err != nil {
+		t.Fatal(err)
+	}
 	var revs []string
-	for _, want := range []api.EventType{api.Added, api.Modified, api.Deleted} {
+	for _, want := range []api.EventType{api.Added, api.Modified, api.Modified, api.Deleted} {
 		ev := nextNonBookmark(t, w)
 		name, rv := objectName(t, ev)
 		if ev.Type != want || name != "shop" {
@@ -433,18 +438,18 @@ func TestWatchOverHTTP(t *testing.T) {
 		if ev.Type != api.Bookmark {
 			t.Fatalf("unexpected %s while idle", ev.Type)
 		}
-		if _, rv := objectName(t, ev); rv == revs[2] {
+		if _, rv := objectName(t, ev); rv == revs[3] {
 			break
 		}
 	}
 
-	// Resume from the ADDED revision: MODIFIED and DELETED replay.
+	// Resume from the ADDED revision: the rest replays.
 	w2, err := c.Watch(ctx, projects, "", api.ListOptions{ResourceVersion: revs[0]})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer w2.Close()
-	for _, want := range []api.EventType{api.Modified, api.Deleted} {
+	for _, want := range []api.EventType{api.Modified, api.Modified, api.Deleted} {
 		if ev := nextNonBookmark(t, w2); ev.Type != want {
 			t.Fatalf("resume: got %s, want %s", ev.Type, want)
 		}
