@@ -77,6 +77,13 @@ func forbid(raw json.RawMessage, field, kind string) error {
 // Catalogue is the set of resources the API serves.
 type Catalogue struct {
 	byPlural map[string]*Resource
+	byKind   map[string]*Resource
+}
+
+// ByKind finds a resource by its kind.
+func (c *Catalogue) ByKind(kind string) (*Resource, bool) {
+	r, ok := c.byKind[kind]
+	return r, ok
 }
 
 // Lookup finds a resource by its plural name.
@@ -97,12 +104,13 @@ func (c *Catalogue) All() []*Resource {
 
 // NewCatalogue returns the catalogue of every resource Slipway serves.
 func NewCatalogue() *Catalogue {
-	c := &Catalogue{byPlural: map[string]*Resource{}}
-	for _, r := range []*Resource{projectResource(), configMapResource()} {
+	c := &Catalogue{byPlural: map[string]*Resource{}, byKind: map[string]*Resource{}}
+	for _, r := range append([]*Resource{projectResource(), configMapResource()}, identityResources()...) {
 		if _, dup := c.byPlural[r.Plural]; dup {
 			panic(fmt.Sprintf("resource %q registered twice", r.Plural))
 		}
 		c.byPlural[r.Plural] = r
+		c.byKind[r.Kind] = r
 	}
 	return c
 }

@@ -1,6 +1,7 @@
 // Package server assembles Slipway's API server: the PostgreSQL store, the
-// generic resource machinery and the HTTPS API, with graceful shutdown.
-// Later components (controllers, scheduler, registry) attach here.
+// generic resource machinery, authentication and authorisation, the
+// controllers and the HTTPS API, with graceful shutdown. Later components
+// (scheduler, registry) attach here.
 package server
 
 import (
@@ -19,8 +20,15 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/slipway/slipway/api"
+	"github.com/slipway/slipway/auth/authn"
+	"github.com/slipway/slipway/auth/bootstrap"
+	"github.com/slipway/slipway/auth/login"
+	"github.com/slipway/slipway/auth/rbac"
+	"github.com/slipway/slipway/auth/rbacsync"
+	"github.com/slipway/slipway/auth/tokens"
 	"github.com/slipway/slipway/server/controllers"
 	"github.com/slipway/slipway/server/httpapi"
+	"github.com/slipway/slipway/server/informer"
 	"github.com/slipway/slipway/server/pki"
 	"github.com/slipway/slipway/server/reconcile"
 	"github.com/slipway/slipway/server/resource"
@@ -38,11 +46,16 @@ type Config struct {
 	DataDir string
 	// DatabaseURL is the PostgreSQL connection string.
 	DatabaseURL string
-	// AllowRemote serves non-loopback clients (see httpapi.Config).
-	AllowRemote bool
 	// Hosts are extra names (DNS or IP) the serving certificate covers,
 	// besides localhost and the loopback addresses.
-	Hosts         []string
+	Hosts []string
+	// Identity configures the identity providers (default: local accounts).
+	Identity login.Config
+	// BootstrapPassword is the admin's first password; empty generates one
+	// (printed once by the caller from BootstrapResult).
+	BootstrapPassword string
+	// Store tunes the store (its DSN, logger and metrics are filled in).
+	Store         store.Config
 	BookmarkEvery time.Duration
 	Logger        *slog.Logger
 	Version       string
@@ -50,42 +63,41 @@ type Config struct {
 
 // Server is a running API server.
 type Server struct {
-	cfg      Config
-	log      *slog.Logger
-	store    *store.Store
-	http     *http.Server
-	listener net.Listener
-	pki      pki.Files
-	cancel   context.CancelFunc
-	served   chan error
-	// controllers tracks the controllers' goroutines, ended by cancel.
-	controllers sync.WaitGroup
+	cfg       Config
+	log       *slog.Logger
+	store     *store.Store
+	http      *http.Server
+	listener  net.Listener
+	pki       pki.Files
+	bootstrap bootstrap.Result
+	cancel    context.CancelFunc
+	served    chan error
+	// background tracks the goroutines (informers, controllers, periodic
+	// jobs) that cancel ends.
+	background sync.WaitGroup
 }
 
-// runControllers starts the API server's controllers; they stop when ctx
-// (the server's base context) ends.
-func (s *Server) runControllers(ctx context.Context, svc *resource.Service, catalogue *api.Catalogue, metrics *reconcile.Metrics) {
-	projects, _ := catalogue.Lookup(api.ProjectsResource)
-	for _, c := range []*reconcile.Controller{{
-		Name: "projects", Resource: projects, Service: svc, Logger: s.log, Metrics: metrics,
-		Reconciler: &controllers.Projects{Service: svc, Catalogue: catalogue, Logger: s.log},
-	}} {
-		s.controllers.Add(1)
-		go func() {
-			defer s.controllers.Done()
-			c.Run(ctx)
-		}()
-	}
+func (s *Server) goRun(ctx context.Context, f func(context.Context)) {
+	s.background.Add(1)
+	go func() {
+		defer s.background.Done()
+		f(ctx)
+	}()
 }
 
-// Start opens the store (applying migrations), prepares TLS and starts
-// serving. It returns once the API accepts connections.
-func Start(ctx context.Context, cfg Config) (*Server, error) {
+// Start opens the store (applying migrations), bootstraps a new
+// installation, loads what authentication and authorisation need into
+// memory, prepares TLS and starts serving. It returns once the API accepts
+// connections.
+func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 	if cfg.Listen == "" {
 		cfg.Listen = DefaultListen
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
+	}
+	if len(cfg.Identity.IdentityProviders) == 0 {
+		cfg.Identity.IdentityProviders = login.DefaultConfig().IdentityProviders
 	}
 	log := cfg.Logger
 	reg := prometheus.NewRegistry()
@@ -103,56 +115,129 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	st, err := store.Open(ctx, store.Config{DSN: cfg.DatabaseURL, Logger: log, Registerer: reg})
+	scfg := cfg.Store
+	scfg.DSN, scfg.Logger, scfg.Registerer = cfg.DatabaseURL, log, reg
+	st, err := store.Open(ctx, scfg)
 	if err != nil {
 		return nil, err
 	}
+	// Background work derives from base, which Shutdown cancels; so do
+	// request contexts, so that watch streams end instead of holding the
+	// shutdown up.
+	base, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	s := &Server{cfg: cfg, log: log, store: st, pki: files, cancel: cancel, served: make(chan error, 1)}
+	defer func() {
+		if err != nil {
+			cancel()
+			s.background.Wait()
+			st.Close()
+		}
+	}()
+
 	svc := resource.New(st, nil)
 	catalogue := api.NewCatalogue()
+	localProvider := "local"
+	for _, p := range cfg.Identity.IdentityProviders {
+		if p.Type == login.TypeLocal {
+			localProvider = p.Name
+		}
+	}
+	if s.bootstrap, err = bootstrap.Run(ctx, svc, st, bootstrap.Config{Password: cfg.BootstrapPassword, LocalProvider: localProvider}); err != nil {
+		return nil, fmt.Errorf("bootstrap: %w", err)
+	}
+	if s.bootstrap.Done {
+		log.Info("bootstrapped a new installation", "admin", bootstrap.AdminUser)
+	}
+
+	authenticator, authorizer, informers, err := s.startAccess(ctx, base, svc, catalogue)
+	if err != nil {
+		return nil, err
+	}
+	issuer := &tokens.Issuer{Service: svc, Now: time.Now}
+	logins, err := login.New(ctx, cfg.Identity, login.Deps{Service: svc, Passwords: st, Issuer: issuer, Logger: log})
+	if err != nil {
+		return nil, err
+	}
+	s.goRun(base, logins.RunGroupSync)
+	s.goRun(base, func(ctx context.Context) { authenticator.Tokens.RecordLastUsed(ctx, svc, 0) })
+
 	handler := httpapi.New(httpapi.Config{
 		Service:       svc,
 		Catalogue:     catalogue,
 		Logger:        log,
 		Registry:      reg,
 		BookmarkEvery: cfg.BookmarkEvery,
-		AllowRemote:   cfg.AllowRemote,
 		Version:       cfg.Version,
+		Authenticator: authenticator,
+		Authorizer:    authorizer,
+		Login:         logins,
+		Issuer:        issuer,
+		Passwords:     st,
+		Informers:     informers,
 	})
-	ln, err := net.Listen("tcp", cfg.Listen)
-	if err != nil {
-		st.Close()
+	s.runControllers(base, svc, catalogue, reconcile.NewMetrics(reg))
+
+	if s.listener, err = net.Listen("tcp", cfg.Listen); err != nil {
 		return nil, fmt.Errorf("listen on %s: %w", cfg.Listen, err)
 	}
-	if !cfg.AllowRemote && !isLoopbackAddr(ln.Addr()) {
-		log.Warn("listening on a non-loopback address, but only loopback clients are served until authentication is configured",
-			"listen", ln.Addr().String())
+	s.http = &http.Server{
+		Handler:           handler,
+		TLSConfig:         tlsConfig,
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		BaseContext:       func(net.Listener) context.Context { return base },
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelDebug),
 	}
-	if cfg.AllowRemote {
-		log.Warn("--allow-remote: the API accepts unauthenticated requests from any address that can reach it")
-	}
-	// Request contexts derive from base, which shutdown cancels so that
-	// watch streams end instead of holding the shutdown up.
-	base, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	s := &Server{
-		cfg: cfg, log: log, store: st, listener: ln, pki: files, cancel: cancel, served: make(chan error, 1),
-		http: &http.Server{
-			Handler:           handler,
-			TLSConfig:         tlsConfig,
-			ReadHeaderTimeout: 10 * time.Second,
-			IdleTimeout:       2 * time.Minute,
-			BaseContext:       func(net.Listener) context.Context { return base },
-			ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelDebug),
-		},
-	}
-	go func() { s.served <- s.http.ServeTLS(ln, "", "") }()
-	s.runControllers(base, svc, catalogue, reconcile.NewMetrics(reg))
+	go func() { s.served <- s.http.ServeTLS(s.listener, "", "") }()
 	log.Info("API server listening", "url", s.URL(), "ca", files.CACert)
 	return s, nil
 }
 
-func isLoopbackAddr(a net.Addr) bool {
-	tcp, ok := a.(*net.TCPAddr)
-	return ok && tcp.IP.IsLoopback()
+// startAccess starts the informers behind authentication and authorisation
+// and waits until they have loaded, so the first request is judged on
+// complete data.
+func (s *Server) startAccess(ctx, base context.Context, svc *resource.Service, catalogue *api.Catalogue) (*authn.Authenticator, *rbac.Authorizer, map[string]*informer.Informer, error) {
+	lookup := func(p string) *api.Resource { r, _ := catalogue.Lookup(p); return r }
+	tokenIndex, groups := tokens.NewIndex(), authn.NewGroupIndex()
+	authorizer := rbac.New()
+	bindings := rbacsync.New(authorizer, s.log)
+	users := informer.New(svc, lookup(api.UsersResource), nil, s.log)
+	informers := []*informer.Informer{
+		users,
+		informer.New(svc, lookup(api.TokensResource), tokenIndex, s.log),
+		informer.New(svc, lookup(api.GroupsResource), groups, s.log),
+		informer.New(svc, lookup(api.ClusterRoleBindingsResource), bindings.ClusterRoleBindings(), s.log),
+		informer.New(svc, lookup(api.RoleBindingsResource), bindings.RoleBindings(), s.log),
+	}
+	for _, inf := range informers {
+		s.goRun(base, inf.Run)
+	}
+	wait, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	for _, inf := range informers {
+		select {
+		case <-inf.Synced():
+		case <-wait.Done():
+			return nil, nil, nil, fmt.Errorf("load identity and access data: %w", wait.Err())
+		}
+	}
+	byResource := map[string]*informer.Informer{}
+	for _, inf := range informers {
+		byResource[inf.Resource()] = inf
+	}
+	return &authn.Authenticator{Tokens: tokenIndex, Users: users, Groups: groups, Service: svc, Now: time.Now}, authorizer, byResource, nil
+}
+
+// runControllers starts the API server's controllers; they stop when ctx
+// (the server's base context) ends.
+func (s *Server) runControllers(ctx context.Context, svc *resource.Service, catalogue *api.Catalogue, metrics *reconcile.Metrics) {
+	projects, _ := catalogue.Lookup(api.ProjectsResource)
+	for _, c := range []*reconcile.Controller{{
+		Name: "projects", Resource: projects, Service: svc, Logger: s.log, Metrics: metrics,
+		Reconciler: &controllers.Projects{Service: svc, Catalogue: catalogue, Logger: s.log},
+	}} {
+		s.goRun(ctx, c.Run)
+	}
 }
 
 // URL is the API's base URL.
@@ -170,19 +255,24 @@ func (s *Server) CAFile() string { return s.pki.CACert }
 // Store returns the store, for in-process components.
 func (s *Server) Store() *store.Store { return s.store }
 
-// Done delivers the error the HTTP server stopped with, once
-// it stops on its own (a failure); nil after Shutdown.
+// BootstrapResult says whether this start bootstrapped the installation and
+// with which generated admin password.
+func (s *Server) BootstrapResult() bootstrap.Result { return s.bootstrap }
+
+// Done delivers the error the HTTP server stopped with, once it stops on
+// its own (a failure).
 func (s *Server) Done() <-chan error { return s.served }
 
 // Shutdown stops accepting requests, ends watches, waits for in-flight
-// requests (until ctx ends) and closes the store.
+// requests (until ctx ends), stops the background work and closes the
+// store.
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.cancel()
 	err := s.http.Shutdown(ctx)
 	if errors.Is(err, context.DeadlineExceeded) {
 		err = errors.Join(err, s.http.Close())
 	}
-	s.controllers.Wait()
+	s.background.Wait()
 	s.store.Close()
 	if err != nil {
 		return fmt.Errorf("shut down API server: %w", err)

@@ -16,6 +16,8 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/slipway/slipway/auth/bootstrap"
+	"github.com/slipway/slipway/auth/login"
 	"github.com/slipway/slipway/internal/version"
 	"github.com/slipway/slipway/platform"
 	"github.com/slipway/slipway/server"
@@ -67,19 +69,37 @@ func newRoot() *cobra.Command {
 }
 
 type serverFlags struct {
-	listen      string
-	allowRemote bool
-	hosts       []string
+	listen            string
+	hosts             []string
+	configFile        string
+	bootstrapPassFile string
 }
 
 func (f *serverFlags) add(cmd *cobra.Command) {
-	cmd.Flags().StringVar(&f.listen, "listen", server.DefaultListen, "HTTPS address of the API and console")
-	cmd.Flags().BoolVar(&f.allowRemote, "allow-remote", false, "serve clients on non-loopback addresses (there is no authentication yet)")
+	cmd.Flags().StringVar(&f.listen, "listen", server.DefaultListen, "HTTPS address of the API and console (0.0.0.0:8443 to serve other machines)")
 	cmd.Flags().StringSliceVar(&f.hosts, "tls-host", nil, "extra DNS names or IPs for the serving certificate")
+	cmd.Flags().StringVar(&f.configFile, "config", "", "configuration file (YAML) with the identity providers; default: local accounts only")
+	cmd.Flags().StringVar(&f.bootstrapPassFile, "bootstrap-password-file", "",
+		"file holding the admin's first password (else $SLIPWAY_BOOTSTRAP_PASSWORD, else one is generated and printed once)")
 }
 
-func (f *serverFlags) config() server.Config {
-	return server.Config{Listen: f.listen, AllowRemote: f.allowRemote, Hosts: f.hosts, Version: version.String()}
+func (f *serverFlags) config() (server.Config, error) {
+	cfg := server.Config{Listen: f.listen, Hosts: f.hosts, Version: version.String(), Identity: login.DefaultConfig()}
+	if f.configFile != "" {
+		var err error
+		if cfg.Identity, err = login.LoadConfig(f.configFile); err != nil {
+			return cfg, err
+		}
+	}
+	cfg.BootstrapPassword = os.Getenv("SLIPWAY_BOOTSTRAP_PASSWORD")
+	if f.bootstrapPassFile != "" {
+		b, err := os.ReadFile(f.bootstrapPassFile)
+		if err != nil {
+			return cfg, fmt.Errorf("--bootstrap-password-file: %w", err)
+		}
+		cfg.BootstrapPassword = strings.TrimRight(string(b), "\r\n")
+	}
+	return cfg, nil
 }
 
 // signalContext ends on SIGINT or SIGTERM.
@@ -107,11 +127,15 @@ running it again resumes with the same data.`,
 			if err != nil {
 				return err
 			}
+			scfg, err := srv.config()
+			if err != nil {
+				return err
+			}
 			ctx, stop := signalContext()
 			defer stop()
 			start := time.Now()
 			p, err := platform.Start(ctx, platform.Config{
-				DataDir: dataDir, DatabaseURL: dbURL, PostgresBinDir: pgBin, Server: srv.config(), Logger: log,
+				DataDir: dataDir, DatabaseURL: dbURL, PostgresBinDir: pgBin, Server: scfg, Logger: log,
 			})
 			if err != nil {
 				return err
@@ -147,9 +171,12 @@ func newServer() *cobra.Command {
 			if err != nil {
 				return err
 			}
+			cfg, err := srv.config()
+			if err != nil {
+				return err
+			}
 			ctx, stop := signalContext()
 			defer stop()
-			cfg := srv.config()
 			cfg.DataDir, cfg.DatabaseURL, cfg.Logger = dataDir, dbURL, log
 			s, err := server.Start(ctx, cfg)
 			if err != nil {
@@ -180,13 +207,18 @@ func waitAndStop(ctx context.Context, log *slog.Logger, failed <-chan error, sto
 func banner(api *server.Server, dataDir string, took time.Duration) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "\nSlipway is up (%s).\n\n", took.Round(time.Millisecond))
-	fmt.Fprintf(&b, "  API:        %s\n", api.URL())
-	fmt.Fprintf(&b, "  CA:         %s\n", api.CAFile())
-	fmt.Fprintf(&b, "  Data:       %s\n\n", dataDir)
-	fmt.Fprintf(&b, "Next steps:\n")
-	fmt.Fprintf(&b, "  curl --cacert %s %s/api/v1/projects\n", api.CAFile(), api.URL())
-	fmt.Fprintf(&b, "  curl --cacert %s -X POST -H 'Content-Type: application/yaml' \\\n", api.CAFile())
-	fmt.Fprintf(&b, "       --data-binary $'metadata:\\n  name: shop\\n' %s/api/v1/projects\n\n", api.URL())
+	fmt.Fprintf(&b, "  Console/API: %s\n", api.URL())
+	fmt.Fprintf(&b, "  CA:          %s\n", api.CAFile())
+	fmt.Fprintf(&b, "  Data:        %s\n", dataDir)
+	if pw := api.BootstrapResult().GeneratedPassword; pw != "" {
+		fmt.Fprintf(&b, "  Login:       %s / %s   (shown once: store it, or change it)\n", bootstrap.AdminUser, pw)
+	} else {
+		fmt.Fprintf(&b, "  Login:       %s (password set at the first start)\n", bootstrap.AdminUser)
+	}
+	fmt.Fprintf(&b, "\nNext steps:\n")
+	fmt.Fprintf(&b, "  bin/slip login %s -u admin --certificate-authority %s\n", api.URL(), api.CAFile())
+	fmt.Fprintf(&b, "  bin/slip new-project shop\n")
+	fmt.Fprintf(&b, "  bin/slip get projects\n\n")
 	fmt.Fprintf(&b, "Press Ctrl-C to stop; `make run` again resumes with the same data.\n")
 	return b.String()
 }

@@ -11,7 +11,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"strings"
 	"time"
@@ -22,6 +21,11 @@ import (
 
 	"github.com/slipway/slipway/api"
 	"github.com/slipway/slipway/api/errdefs"
+	"github.com/slipway/slipway/auth/authn"
+	"github.com/slipway/slipway/auth/login"
+	"github.com/slipway/slipway/auth/rbac"
+	"github.com/slipway/slipway/auth/tokens"
+	"github.com/slipway/slipway/server/informer"
 	"github.com/slipway/slipway/server/resource"
 )
 
@@ -39,11 +43,25 @@ type Config struct {
 	BookmarkEvery time.Duration
 	// MaxBodyBytes bounds request bodies (default DefaultMaxBodyBytes).
 	MaxBodyBytes int64
-	// AllowRemote accepts connections from non-loopback addresses. Until
-	// authentication exists, only loopback clients are served by default.
-	AllowRemote bool
 	// Version is reported by /version.
 	Version string
+
+	// Identity and access.
+	Authenticator *authn.Authenticator
+	Authorizer    *rbac.Authorizer
+	Login         *login.Service
+	Issuer        *tokens.Issuer
+	Passwords     PasswordStore
+	// Informers feed authentication and authorisation from memory; after a
+	// write to one of their resources the API waits until its informer has
+	// it, so a client's next request is judged with its own change.
+	Informers map[string]*informer.Informer
+}
+
+// PasswordStore keeps local accounts' password hashes.
+type PasswordStore interface {
+	SetPasswordHash(ctx context.Context, user, hash string) error
+	PasswordHash(ctx context.Context, user string) (string, error)
 }
 
 // Handler serves the API.
@@ -71,15 +89,15 @@ func New(cfg Config) *Handler {
 	}
 	h := &Handler{cfg: cfg, log: cfg.Logger, metrics: newMetrics(reg)}
 	r := chi.NewRouter()
-	r.Use(h.loopbackOnly)
 	r.Get("/healthz", h.healthz)
 	r.Get("/readyz", h.readyz)
 	r.Get("/version", h.version)
 	if cfg.Registry != nil {
 		r.Handle("/metrics", promhttp.HandlerFor(cfg.Registry, promhttp.HandlerOpts{}))
 	}
-	r.Get("/api/v1", h.discovery)
-	r.Handle("/api/v1/*", http.HandlerFunc(h.serveResource))
+	h.routeAuth(r)
+	r.With(h.authenticate).Get("/api/v1", h.discovery)
+	r.With(h.authenticate).Handle("/api/v1/*", http.HandlerFunc(h.serveResource))
 	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
 		h.writeError(w, r, fmt.Errorf("no such path %q: %w", r.URL.Path, errdefs.ErrNotFound))
 	})
@@ -91,26 +109,6 @@ func New(cfg Config) *Handler {
 }
 
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) { h.router.ServeHTTP(w, r) }
-
-func (h *Handler) loopbackOnly(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if !h.cfg.AllowRemote && !isLoopback(r.RemoteAddr) {
-			h.writeError(w, r, fmt.Errorf("remote connections are refused until authentication is configured "+
-				"(start the server with --allow-remote to accept them): %w", errdefs.ErrForbidden))
-			return
-		}
-		next.ServeHTTP(w, r)
-	})
-}
-
-func isLoopback(remote string) bool {
-	host, _, err := net.SplitHostPort(remote)
-	if err != nil {
-		host = remote
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
-}
 
 func (h *Handler) healthz(w http.ResponseWriter, _ *http.Request) {
 	w.Header().Set("Content-Type", "text/plain")

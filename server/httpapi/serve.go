@@ -1,20 +1,31 @@
 package httpapi
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"strconv"
 	"time"
 
 	"github.com/slipway/slipway/api"
 	"github.com/slipway/slipway/api/errdefs"
+	"github.com/slipway/slipway/auth/authn"
 	"github.com/slipway/slipway/server/store"
 )
 
-// serveResource handles every /api/v1/… resource request.
+// subresources lists the subresources each resource serves besides its
+// object; "status" is served by every resource with HasStatus.
+var subresources = map[string][]string{
+	api.UsersResource:           {"password"},
+	api.ServiceAccountsResource: {"token"},
+}
+
+// serveResource handles every /api/v1/… resource request: it resolves the
+// target, authorizes the caller for exactly that verb, and runs it.
 func (h *Handler) serveResource(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	rec := &statusRecorder{ResponseWriter: w}
@@ -40,29 +51,57 @@ func (h *Handler) serveResource(w http.ResponseWriter, r *http.Request) {
 		h.writeError(rec, r, errdefs.BadRequestf("", "%s are project-scoped: use /api/v1/projects/{project}/%s", t.res.Plural, t.res.Plural))
 		return
 	}
-	switch t.subresource {
-	case "", "status":
-	default:
+	if t.subresource != "" && !(t.subresource == "status" && t.res.HasStatus) && !slices.Contains(subresources[t.res.Plural], t.subresource) {
 		h.writeError(rec, r, fmt.Errorf("%s have no subresource %q: %w", t.res.Plural, t.subresource, errdefs.ErrNotFound))
 		return
 	}
+	if verb == "unsupported" {
+		h.writeError(rec, r, fmt.Errorf("method %s not allowed on %s: %w", r.Method, r.URL.Path, errdefs.ErrNotAllowed))
+		return
+	}
+	caller := callerFrom(ctx)
+	if t.res.Plural == api.UsersResource && t.name == "~" {
+		if caller.Name == "" {
+			h.writeError(rec, r, authn.ErrUnauthenticated)
+			return
+		}
+		t.name = caller.Name
+	}
+	decision, err := h.authorize(ctx, caller, verb, t)
+	if err != nil {
+		h.writeError(rec, r, err)
+		return
+	}
 	status := t.subresource == "status"
-	switch verb {
-	case "get":
+	switch {
+	case t.subresource == "password" && verb == "update":
+		h.setPassword(rec, r, t.name, caller.Name == t.name)
+	case t.subresource == "token" && verb == "create":
+		h.issueServiceAccountToken(rec, r, t.project, t.name)
+	case verb == "get":
 		obj, err := h.cfg.Service.Get(ctx, t.res, t.name)
 		h.respond(rec, r, http.StatusOK, obj, err)
-	case "list":
-		h.list(rec, r, t)
-	case "watch":
-		h.watch(rec, r, t)
-	case "create":
+	case verb == "list":
+		h.list(rec, r, t, h.visibility(caller, t, decision))
+	case verb == "watch":
+		h.watch(rec, r, t, h.visibility(caller, t, decision))
+	case verb == "create":
 		obj, err := h.decodeObject(rec, r)
+		if err == nil {
+			err = h.admit(t, obj)
+		}
 		if err == nil {
 			obj, err = h.cfg.Service.Create(ctx, t.res, obj)
 		}
+		if err == nil && t.res.Plural == api.ProjectsResource {
+			err = h.makeRequesterAdmin(ctx, caller, obj.Metadata.Name)
+		}
 		h.respond(rec, r, http.StatusCreated, obj, err)
-	case "update":
+	case verb == "update":
 		obj, err := h.decodeObject(rec, r)
+		if err == nil && !status {
+			err = h.admit(t, obj)
+		}
 		if err == nil {
 			if status {
 				obj, err = h.cfg.Service.UpdateStatus(ctx, t.res, t.name, obj)
@@ -71,18 +110,20 @@ func (h *Handler) serveResource(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 		h.respond(rec, r, http.StatusOK, obj, err)
-	case "patch":
+	case verb == "patch":
 		body, err := h.readBody(rec, r, true)
 		var obj *api.Object
 		if err == nil {
 			obj, err = h.cfg.Service.Patch(ctx, t.res, t.name, body, status)
 		}
-		h.respond(rec, r, http.StatusOK, obj, err)
-	case "delete":
-		if status {
-			h.writeError(rec, r, fmt.Errorf("the status subresource cannot be deleted; delete the object: %w", errdefs.ErrNotAllowed))
-			return
+		if err == nil && !status {
+			// Admission sees the result; a refused patch is undone by
+			// nothing, so check bindings before they can matter: the
+			// authorizer ignores roles it does not know.
+			err = h.admit(t, obj)
 		}
+		h.respond(rec, r, http.StatusOK, obj, err)
+	case verb == "delete" && t.subresource == "":
 		obj, deleted, err := h.cfg.Service.Delete(ctx, t.res, t.name, r.URL.Query().Get("resourceVersion"))
 		code := http.StatusOK
 		if !deleted {
@@ -105,7 +146,7 @@ func verbOf(r *http.Request, t target) string {
 		}
 		return "get"
 	case http.MethodPost:
-		if t.name == "" {
+		if t.name == "" || t.subresource != "" {
 			return "create"
 		}
 	case http.MethodPut:
@@ -178,7 +219,7 @@ func listQuery(r *http.Request) (api.ListOptions, error) {
 	return opts, nil
 }
 
-func (h *Handler) list(w http.ResponseWriter, r *http.Request, t target) {
+func (h *Handler) list(w http.ResponseWriter, r *http.Request, t target, visible func(*api.Object) bool) {
 	opts, err := listQuery(r)
 	if err != nil {
 		h.writeError(w, r, err)
@@ -189,10 +230,14 @@ func (h *Handler) list(w http.ResponseWriter, r *http.Request, t target) {
 		h.writeError(w, r, err)
 		return
 	}
+	items := res.Items
+	if visible != nil {
+		items = slices.DeleteFunc(items, func(o *api.Object) bool { return !visible(o) })
+	}
 	writeJSON(w, http.StatusOK, api.List[*api.Object]{
 		Kind: t.res.Kind + "List", APIVersion: api.Version,
 		Metadata: api.ListMeta{ResourceVersion: strconv.FormatInt(res.Revision, 10), Continue: res.Continue},
-		Items:    res.Items,
+		Items:    items,
 	})
 }
 
@@ -201,7 +246,30 @@ func (h *Handler) respond(w http.ResponseWriter, r *http.Request, code int, obj 
 		h.writeError(w, r, err)
 		return
 	}
+	h.settle(r.Context(), obj)
 	writeJSON(w, code, obj)
+}
+
+// settleTimeout bounds how long a write waits for its informer.
+const settleTimeout = 5 * time.Second
+
+// settle waits until the informer of a written object's resource (if it
+// has one) has applied the write.
+func (h *Handler) settle(ctx context.Context, obj *api.Object) {
+	res, ok := h.cfg.Catalogue.ByKind(obj.Kind)
+	if !ok {
+		return
+	}
+	inf := h.cfg.Informers[res.Plural]
+	rv, err := strconv.ParseInt(obj.Metadata.ResourceVersion, 10, 64)
+	if inf == nil || err != nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(ctx, settleTimeout)
+	defer cancel()
+	if err := inf.WaitFor(ctx, rv); err != nil {
+		h.log.WarnContext(ctx, "write not yet visible to authentication or authorisation", "resource", res.Plural, "error", err)
+	}
 }
 
 func writeJSON(w http.ResponseWriter, code int, v any) {

@@ -18,7 +18,7 @@ import (
 // watch streams newline-delimited JSON events. Without resourceVersion (or
 // with "0") it first sends the current objects as ADDED events, then the
 // changes after them; with resourceVersion=N it sends every change after N.
-func (h *Handler) watch(w http.ResponseWriter, r *http.Request, t target) {
+func (h *Handler) watch(w http.ResponseWriter, r *http.Request, t target, visible func(*api.Object) bool) {
 	ctx := r.Context()
 	opts, err := listQuery(r)
 	if err != nil {
@@ -80,6 +80,9 @@ func (h *Handler) watch(w http.ResponseWriter, r *http.Request, t target) {
 		return nil
 	}
 	for _, obj := range initial {
+		if visible != nil && !visible(obj) {
+			continue
+		}
 		b, err := json.Marshal(obj)
 		if err != nil || send(api.Added, b) != nil {
 			return
@@ -99,6 +102,12 @@ func (h *Handler) watch(w http.ResponseWriter, r *http.Request, t target) {
 			return
 		case err != nil:
 			return // client gone, timeout, or server shutting down
+		}
+		if visible != nil && ev.Type != api.Bookmark {
+			obj, err := store.DecodeEvent(ev)
+			if err != nil || !visible(obj) {
+				continue
+			}
 		}
 		if err := send(ev.Type, eventObject(t.res, ev)); err != nil {
 			return

@@ -33,7 +33,9 @@ type Reconciler interface {
 type ReconcilerFunc func(ctx context.Context, req Request) (Result, error)
 
 // Reconcile calls f.
-func (f ReconcilerFunc) Reconcile(ctx context.Context, req Request) (Result, error) { return f(ctx, req) }
+func (f ReconcilerFunc) Reconcile(ctx context.Context, req Request) (Result, error) {
+	return f(ctx, req)
+}
 
 type terminalError struct{ error }
 

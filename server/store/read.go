@@ -14,6 +14,7 @@ import (
 	"github.com/slipway/slipway/api"
 	"github.com/slipway/slipway/api/errdefs"
 	"github.com/slipway/slipway/api/labels"
+	"github.com/slipway/slipway/server/watch"
 )
 
 // Get returns one object.
@@ -35,6 +36,9 @@ func (s *Store) Get(ctx context.Context, res *api.Resource, name string) (*api.O
 	}
 	return decodeStored(body)
 }
+
+// DecodeEvent decodes the object of a watch event.
+func DecodeEvent(ev watch.Event) (*api.Object, error) { return decodeStored(ev.Object) }
 
 func decodeStored(body []byte) (*api.Object, error) {
 	var obj api.Object
