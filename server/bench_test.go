@@ -49,7 +49,7 @@ func benchServer(b *testing.B) *server.Server {
 	}
 	b.Cleanup(func() { _ = pg.Stop(context.Background()) })
 	srv, err := server.Start(context.Background(), server.Config{
-		Listen: "127.0.0.1:0", DataDir: dir, DatabaseURL: pg.DSN(), Logger: quiet,
+		Listen: "127.0.0.1:0", DataDir: dir, DatabaseURL: pg.DSN(), Logger: quiet, BootstrapPassword: benchPassword,
 	})
 	if err != nil {
 		b.Fatal(err)
@@ -57,6 +57,29 @@ func benchServer(b *testing.B) *server.Server {
 	b.Cleanup(func() { _ = srv.Shutdown(context.Background()) })
 	return srv
 }
+
+const benchPassword = "bench-admin-password"
+
+// adminToken logs in as the bootstrap admin, once per server.
+func adminToken(b *testing.B, srv *server.Server) string {
+	b.Helper()
+	if t, ok := tokens.Load(srv); ok {
+		return t.(string)
+	}
+	anon, err := client.New(client.Config{Server: srv.URL(), CAFile: srv.CAFile()})
+	if err != nil {
+		b.Fatal(err)
+	}
+	var res struct{ Token string }
+	body := []byte(`{"username":"admin","password":"` + benchPassword + `"}`)
+	if err := anon.Do(context.Background(), "POST", "/auth/login", "application/json", body, &res); err != nil {
+		b.Fatal(err)
+	}
+	tokens.Store(srv, res.Token)
+	return res.Token
+}
+
+var tokens sync.Map // *server.Server → admin token
 
 // http1Client is one client with its own keep-alive HTTP/1.1 connections.
 func http1Client(b *testing.B, srv *server.Server) *client.Client {
@@ -87,7 +110,7 @@ func benchClient(b *testing.B, srv *server.Server, h2 bool) *client.Client {
 		tr.ForceAttemptHTTP2 = true
 	}
 	b.Cleanup(tr.CloseIdleConnections)
-	c, err := client.New(client.Config{Server: srv.URL(), HTTPClient: &http.Client{Transport: tr}})
+	c, err := client.New(client.Config{Server: srv.URL(), HTTPClient: &http.Client{Transport: tr}, Token: adminToken(b, srv)})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -120,19 +143,25 @@ func report(b *testing.B, latencies []time.Duration) {
 }
 
 // BenchmarkCreate measures API create throughput and latency with 1, 8 and
-// 32 concurrent clients, each with its own connection: b.N creates in all
-// (run with e.g. -benchtime 20000x). Clients and server share the machine.
+// 32 concurrent clients, each with its own connection: b.N creates of
+// config maps in all (run with e.g. -benchtime 20000x), through
+// authentication, authorisation, validation and the store. Clients and
+// server share the machine.
 func BenchmarkCreate(b *testing.B) {
 	srv := benchServer(b)
-	projects := api.NewCatalogue()
-	res, _ := projects.Lookup("projects")
+	cat := api.NewCatalogue()
+	res, _ := cat.Lookup("configmaps")
+	projects, _ := cat.Lookup("projects")
+	if err := http1Client(b, srv).Create(context.Background(), projects, "", []byte(`{"metadata":{"name":"bench"}}`), nil); err != nil {
+		b.Fatal(err)
+	}
 	for _, clients := range []int{1, 8, 32} {
 		b.Run(fmt.Sprintf("clients=%d", clients), func(b *testing.B) {
 			cs := make([]*client.Client, clients)
 			for i := range cs {
 				cs[i] = http1Client(b, srv)
 				// Warm the connection.
-				if err := cs[i].Get(context.Background(), res, "", "none", nil); err != nil && !strings.Contains(err.Error(), "not found") {
+				if err := cs[i].Get(context.Background(), res, "bench", "none", nil); err != nil && !strings.Contains(err.Error(), "not found") {
 					b.Fatal(err)
 				}
 			}
@@ -152,9 +181,9 @@ func BenchmarkCreate(b *testing.B) {
 						if n > int64(b.N) {
 							return
 						}
-						body = fmt.Appendf(body[:0], `{"metadata":{"name":"c%d-%d","labels":{"bench":"create"}},"spec":{"displayName":"benchmark project %d"}}`, run, n, n)
+						body = fmt.Appendf(body[:0], `{"metadata":{"name":"c%d-%d","labels":{"bench":"create"}},"data":{"key":"value %d"}}`, run, n, n)
 						t0 := time.Now()
-						if err := cs[i].Create(context.Background(), res, "", body, nil); err != nil {
+						if err := cs[i].Create(context.Background(), res, "bench", body, nil); err != nil {
 							b.Error(err)
 							return
 						}
@@ -178,8 +207,12 @@ func BenchmarkCreate(b *testing.B) {
 func BenchmarkWatchDelivery(b *testing.B) {
 	srv := benchServer(b)
 	cat := api.NewCatalogue()
-	res, _ := cat.Lookup("projects")
+	res, _ := cat.Lookup("configmaps")
+	projects, _ := cat.Lookup("projects")
 	writer := http1Client(b, srv)
+	if err := writer.Create(context.Background(), projects, "", []byte(`{"metadata":{"name":"bench"}}`), nil); err != nil {
+		b.Fatal(err)
+	}
 	for _, watchers := range []int{1, 100, 1000} {
 		b.Run(fmt.Sprintf("watchers=%d", watchers), func(b *testing.B) {
 			ctx, cancel := context.WithCancel(context.Background())
@@ -187,8 +220,8 @@ func BenchmarkWatchDelivery(b *testing.B) {
 			var sent sync.Map // name → time the create started
 			run := runs.Add(1)
 			var rv string
-			var list api.List[api.Project]
-			if err := writer.List(ctx, res, "", api.ListOptions{Limit: 1}, &list); err != nil {
+			var list api.List[api.ConfigMap]
+			if err := writer.List(ctx, res, "bench", api.ListOptions{Limit: 1}, &list); err != nil {
 				b.Fatal(err)
 			}
 			rv = list.Metadata.ResourceVersion
@@ -197,7 +230,7 @@ func BenchmarkWatchDelivery(b *testing.B) {
 			var ready sync.WaitGroup
 			c := http2Client(b, srv)
 			for i := 0; i < watchers; i++ {
-				w, err := c.Watch(ctx, res, "", api.ListOptions{ResourceVersion: rv})
+				w, err := c.Watch(ctx, res, "bench", api.ListOptions{ResourceVersion: rv})
 				if err != nil {
 					b.Fatal(err)
 				}
@@ -231,7 +264,7 @@ func BenchmarkWatchDelivery(b *testing.B) {
 				<-tick.C
 				name := fmt.Sprintf("w%d-%d", run, n)
 				sent.Store(name, time.Now())
-				if err := writer.Create(ctx, res, "", map[string]any{"metadata": map[string]any{"name": name}}, nil); err != nil {
+				if err := writer.Create(ctx, res, "bench", map[string]any{"metadata": map[string]any{"name": name}}, nil); err != nil {
 					b.Fatal(err)
 				}
 			}
