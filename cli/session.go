@@ -122,7 +122,10 @@ type opError struct {
 func (e *opError) Error() string {
 	var se *api.StatusError
 	if errors.As(e.err, &se) {
-		msg := se.Status.Reason + ": " + se.Status.Message
+		// The server's messages may end with their class, which the
+		// reason already says.
+		text := strings.TrimSuffix(se.Status.Message, ": "+se.Status.Reason)
+		msg := se.Status.Reason + ": " + text
 		if e.ref != "" && strings.Contains(se.Status.Message, e.ref) {
 			return msg
 		}

@@ -170,3 +170,13 @@ func ContextName(server, user string) string {
 func SameServer(a, b string) bool {
 	return strings.TrimRight(a, "/") == strings.TrimRight(b, "/")
 }
+
+// Delete forgets a context; it reports whether there was one.
+func (c *Config) Delete(name string) bool {
+	n := len(c.Contexts)
+	c.Contexts = slices.DeleteFunc(c.Contexts, func(o *Context) bool { return o.Name == name })
+	if c.CurrentContext == name {
+		c.CurrentContext = ""
+	}
+	return len(c.Contexts) != n
+}

@@ -1,30 +1,11 @@
-// Command slip is Slipway's command-line client.
+// Command slip is Slipway's command-line client; the commands live in
+// package cli.
 package main
 
 import (
-	"fmt"
 	"os"
 
-	"github.com/spf13/cobra"
-
-	"github.com/slipway/slipway/internal/version"
+	"github.com/slipway/slipway/cli"
 )
 
-func main() {
-	root := &cobra.Command{
-		Use:           "slip",
-		Short:         "slip: the command-line client of Slipway",
-		SilenceUsage:  true,
-		SilenceErrors: true,
-	}
-	root.AddCommand(&cobra.Command{
-		Use:   "version",
-		Short: "Print the version",
-		Args:  cobra.NoArgs,
-		Run:   func(cmd *cobra.Command, _ []string) { fmt.Fprintln(cmd.OutOrStdout(), "slip", version.String()) },
-	})
-	if err := root.Execute(); err != nil {
-		fmt.Fprintln(os.Stderr, "slip:", err)
-		os.Exit(1)
-	}
-}
+func main() { os.Exit(cli.Main()) }
