@@ -281,3 +281,33 @@ func BenchmarkWatchDelivery(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkLogin measures password logins per second (bcrypt cost 10,
+// then a token write) from 8 concurrent clients: b.N logins in all.
+func BenchmarkLogin(b *testing.B) {
+	srv := benchServer(b)
+	anon := http1Client(b, srv)
+	body := []byte(`{"username":"admin","password":"` + benchPassword + `"}`)
+	var next atomic.Int64
+	lat := make([][]time.Duration, 8)
+	b.ResetTimer()
+	start := time.Now()
+	var wg sync.WaitGroup
+	for i := range lat {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			for next.Add(1) <= int64(b.N) {
+				t0 := time.Now()
+				if err := anon.Do(context.Background(), "POST", "/auth/login", "application/json", body, nil); err != nil {
+					b.Error(err)
+					return
+				}
+				lat[i] = append(lat[i], time.Since(t0))
+			}
+		}(i)
+	}
+	wg.Wait()
+	b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "logins/s")
+	report(b, slices.Concat(lat...))
+}

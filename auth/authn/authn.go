@@ -18,7 +18,6 @@ import (
 	"github.com/slipway/slipway/api/errdefs"
 	"github.com/slipway/slipway/auth/rbac"
 	"github.com/slipway/slipway/auth/tokens"
-	"github.com/slipway/slipway/server/informer"
 	"github.com/slipway/slipway/server/resource"
 	"github.com/slipway/slipway/server/store"
 )
@@ -40,10 +39,15 @@ type Caller struct {
 	TokenName string
 }
 
+// UserSource finds users in memory (an informer of users).
+type UserSource interface {
+	Get(project, name string) (*api.Object, bool)
+}
+
 // Authenticator recognises callers.
 type Authenticator struct {
 	Tokens *tokens.Index
-	Users  *informer.Informer
+	Users  UserSource
 	Groups *GroupIndex
 	// Service reads a token or user the informers have not seen yet (it
 	// was created a moment ago, maybe by another server).

@@ -24,7 +24,7 @@ import (
 var ErrInvalidCredentials = fmt.Errorf("invalid username or password: %w", errdefs.ErrUnauthorized)
 
 // Cost is the bcrypt cost of new hashes.
-const Cost = 11
+const Cost = 10
 
 // MinPasswordLength is enforced when a password is set.
 const MinPasswordLength = 8

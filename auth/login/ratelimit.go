@@ -5,9 +5,10 @@ import (
 	"time"
 )
 
-// limiter is a token bucket per key (a username, a client address):
-// `burst` attempts at once, refilled at one per `every`. Idle buckets are
-// dropped so the map stays small.
+// limiter is a token bucket per key (a username, a client address) of
+// failed attempts: `burst` at once, refilled at one per `every`. A key with
+// no attempt left is refused before its password is even checked. Full
+// buckets are dropped so the map stays small.
 type limiter struct {
 	mu      sync.Mutex
 	burst   float64
@@ -25,8 +26,16 @@ func newLimiter(burst int, every time.Duration) *limiter {
 	return &limiter{burst: float64(burst), every: every, buckets: map[string]*bucket{}}
 }
 
-// allow takes one attempt for key, reporting whether it was available.
+// allow reports whether key has an attempt left, without spending it.
 func (l *limiter) allow(key string, now time.Time) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	b, ok := l.buckets[key]
+	return !ok || l.refill(b, now) >= 1
+}
+
+// spend uses up one attempt of key.
+func (l *limiter) spend(key string, now time.Time) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if now.Sub(l.sweep) > time.Minute {
@@ -42,11 +51,7 @@ func (l *limiter) allow(key string, now time.Time) bool {
 		b = &bucket{tokens: l.burst, at: now}
 		l.buckets[key] = b
 	}
-	if l.refill(b, now) < 1 {
-		return false
-	}
-	b.tokens--
-	return true
+	b.tokens = max(0, l.refill(b, now)-1)
 }
 
 func (l *limiter) refill(b *bucket, now time.Time) float64 {

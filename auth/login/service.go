@@ -107,7 +107,8 @@ func New(ctx context.Context, cfg Config, deps Deps) (*Service, error) {
 	}
 	s := &Service{
 		deps: deps, cfg: cfg,
-		// 10 attempts at once, then one every 6 s, per user and per client.
+		// Failed attempts: 10 at once, then one every 6 s per user; 30,
+		// then one every 2 s per client address.
 		byUser:   newLimiter(10, 6*time.Second),
 		byClient: newLimiter(30, 2*time.Second),
 		pending:  map[string]pendingLogin{},
@@ -169,8 +170,9 @@ func (s *Service) find(name string) *provider {
 // the caller's address for rate limiting.
 func (s *Service) PasswordLogin(ctx context.Context, providerName, username, password, client string) (Result, error) {
 	now := s.deps.Now()
-	if !s.byClient.allow(client, now) || !s.byUser.allow(strings.ToLower(username), now) {
-		return Result{}, fmt.Errorf("too many login attempts; wait and try again: %w", errdefs.ErrTooManyRequests)
+	userKey := strings.ToLower(username)
+	if !s.byClient.allow(client, now) || !s.byUser.allow(userKey, now) {
+		return Result{}, fmt.Errorf("too many failed login attempts; wait and try again: %w", errdefs.ErrTooManyRequests)
 	}
 	p := s.find(providerName)
 	if p == nil || p.password == nil {
@@ -178,6 +180,8 @@ func (s *Service) PasswordLogin(ctx context.Context, providerName, username, pas
 	}
 	id, err := p.password.authenticate(ctx, username, password)
 	if err != nil {
+		s.byClient.spend(client, now)
+		s.byUser.spend(userKey, now)
 		if errors.Is(err, errdefs.ErrUnavailable) || errors.Is(err, errdefs.ErrForbidden) {
 			// Unavailable says nothing about the account; Forbidden (a
 			// disabled account) is only said after a correct password.

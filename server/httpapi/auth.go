@@ -64,6 +64,38 @@ func (h *Handler) routeAuth(r chi.Router) {
 	r.Get("/auth/oidc/{provider}/callback", h.oidcCallback)
 	r.Post("/auth/oidc/{provider}/device", h.deviceStart)
 	r.Post("/auth/oidc/{provider}/device/token", h.deviceToken)
+	r.With(h.authenticate).Post("/auth/groups/sync", h.syncGroups)
+}
+
+// groupSyncRequest is the body of POST /auth/groups/sync.
+type groupSyncRequest struct {
+	Provider string `json:"provider"`
+	// Confirm applies the changes; without it the answer only lists them.
+	Confirm bool `json:"confirm,omitempty"`
+}
+
+// syncGroups makes an LDAP provider's groups match the directory. It takes
+// the right to create and delete groups (cluster-admin by default).
+func (h *Handler) syncGroups(w http.ResponseWriter, r *http.Request) {
+	var req groupSyncRequest
+	if err := h.readJSON(w, r, &req); err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	groups, _ := h.cfg.Catalogue.Lookup(api.GroupsResource)
+	caller := callerFrom(r.Context())
+	for _, verb := range []string{"create", "update", "delete"} {
+		if _, err := h.authorize(r.Context(), caller, verb, target{res: groups}); err != nil {
+			h.writeError(w, r, err)
+			return
+		}
+	}
+	changes, err := h.cfg.Login.SyncLDAPGroups(r.Context(), req.Provider, req.Confirm)
+	if err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"provider": req.Provider, "confirmed": req.Confirm, "changes": changes})
 }
 
 // loginRequest is the body of POST /auth/login.
