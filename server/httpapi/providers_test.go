@@ -215,6 +215,20 @@ func TestOIDCLogin(t *testing.T) {
 	if r := get(e.url + "/auth/oidc/sso/callback?" + forged.Encode()); r.StatusCode != http.StatusUnauthorized {
 		t.Fatalf("forged state: %d", r.StatusCode)
 	}
+	// The device flow, for a CLI without a browser: bob approves the code
+	// on another device while the CLI waits.
+	var device login.Device
+	if err := e.clientWithToken(t, "").Do(ctx, "POST", "/auth/oidc/sso/device", "", nil, &device); err != nil {
+		t.Fatal(err)
+	}
+	if err := idp.ApproveDevice(ctx, idp.ClientID, "openid", device.UserCode, "bob", "bobpw"); err != nil {
+		t.Fatal(err)
+	}
+	var res login.Result
+	raw, _ := json.Marshal(device)
+	if err := e.clientWithToken(t, "").Do(ctx, "POST", "/auth/oidc/sso/device/token", "application/json", raw, &res); err != nil || res.User != "bob" {
+		t.Fatalf("device login: %+v, %v", res, err)
+	}
 	// Where the browser may go afterwards is checked.
 	if r := get(e.url + "/auth/oidc/sso/start?then=" + url.QueryEscape("https://evil.example/steal")); r.StatusCode != http.StatusBadRequest {
 		t.Fatalf("foreign then: %d", r.StatusCode)
