@@ -59,7 +59,7 @@ cluster-admin, cluster-reader and self-provisioner can be granted.`
 		sub := &cobra.Command{
 			Use:     v.use + " ROLE " + what + "...",
 			Short:   v.short,
-			Example: policyExample(cmd.Name(), admin, v.use, v.subject),
+			Example: policyExample(admin, v.use, v.subject),
 			Args:    cobra.MinimumNArgs(1),
 			RunE: func(cmd *cobra.Command, args []string) error {
 				var subjects []api.Subject
@@ -83,12 +83,11 @@ cluster-admin, cluster-reader and self-provisioner can be granted.`
 	return cmd
 }
 
-func policyExample(parent string, admin bool, use, subject string) string {
+func policyExample(admin bool, use, subject string) string {
 	prefix := "slip policy"
 	if admin {
 		prefix = "slip adm policy"
 	}
-	_ = parent
 	name := "alice"
 	if subject == api.GroupSubject {
 		name = "developers"

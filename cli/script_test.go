@@ -59,7 +59,7 @@ const adminPassword = "admin-password-for-cli-tests"
 // TestScripts runs testdata/script/*.txtar against a real API server over
 // a real PostgreSQL. Scripts get:
 //
-//	SLIP_SERVER      the server's URL
+//	SLIP_SERVER      the server's URL (and SLIP_SERVER_PORT its port)
 //	SLIP_CA          its certificate authority
 //	ADMIN_PASSWORD   the bootstrap admin's password
 //	ADMIN_TOKEN      a token of admin, so scripts need not all log in
@@ -83,6 +83,7 @@ func TestScripts(t *testing.T) {
 		Dir: "testdata/script",
 		Setup: func(e *testscript.Env) error {
 			e.Setenv("SLIP_SERVER", srv.URL())
+			e.Setenv("SLIP_SERVER_PORT", srv.URL()[strings.LastIndex(srv.URL(), ":")+1:])
 			e.Setenv("SLIP_CA", srv.CAFile())
 			e.Setenv("ADMIN_PASSWORD", adminPassword)
 			e.Setenv("ADMIN_TOKEN", token)
