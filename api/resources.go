@@ -105,7 +105,8 @@ func (c *Catalogue) All() []*Resource {
 // NewCatalogue returns the catalogue of every resource Slipway serves.
 func NewCatalogue() *Catalogue {
 	c := &Catalogue{byPlural: map[string]*Resource{}, byKind: map[string]*Resource{}}
-	for _, r := range append([]*Resource{projectResource(), configMapResource()}, identityResources()...) {
+	all := append([]*Resource{projectResource(), configMapResource()}, identityResources()...)
+	for _, r := range append(all, workloadResources()...) {
 		if _, dup := c.byPlural[r.Plural]; dup {
 			panic(fmt.Sprintf("resource %q registered twice", r.Plural))
 		}

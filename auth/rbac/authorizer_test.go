@@ -212,7 +212,7 @@ func TestAuthorizeMatrix(t *testing.T) {
 		{"root create quota", req(root, "create", "resourcequotas", shop, ""), true, false, byClusterAdmin},
 		{"root project status", req(root, "update", "projects/status", "", shop), true, false, byClusterAdmin},
 		{"root unknown resource", req(root, "get", "widgets", shop, "w"), false, false, `user "root" cannot get widgets in project "shop": resource "widgets" has no access policy`},
-		{"root unknown subresource", req(root, "create", "pods/exec", shop, "web-1"), false, false, `user "root" cannot create pods/exec in project "shop": resource "pods" has no subresource "exec"`},
+		{"root unknown subresource", req(root, "create", "pods/attach", shop, "web-1"), false, false, `user "root" cannot create pods/attach in project "shop": resource "pods" has no subresource "attach"`},
 		{"root unknown verb", req(root, "escalate", "pods", shop, ""), false, false, `user "root" cannot escalate pods in project "shop": unknown verb "escalate"`},
 		{"root wildcard verb", req(root, "*", "pods", shop, ""), false, false, `user "root" cannot * pods in project "shop": unknown verb "*"`},
 		{"root cluster-scoped in project", req(root, "get", "nodes", shop, "n1"), false, false, `user "root" cannot get nodes: nodes are cluster-scoped but the request names project "shop"`},

@@ -22,13 +22,13 @@ func TestMatchResource(t *testing.T) {
 	}{
 		{"pods", []string{"pods"}},
 		{"pods/log", []string{"pods/log"}},
-		{"pods/*", []string{"pods/log", "pods/status"}},
+		{"pods/*", []string{"pods/exec", "pods/log", "pods/status"}},
 		{"*/scale", []string{"deployments/scale"}},
 		{"*/rollback", []string{"deployments/rollback"}},
 		{"*", idNames},
 		{"widgets", nil},
-		{"pods/exec", nil},
-		{"*/exec", nil},
+		{"pods/attach", nil},
+		{"*/attach", nil},
 		{"groups/*", nil},
 	}
 	for _, tc := range tests {
@@ -55,7 +55,7 @@ func TestCompileRoleRejectsBadTables(t *testing.T) {
 	}{
 		{"unknown verb", Role{Name: "r", Rules: []PolicyRule{{Verbs: []string{"escalate"}, Resources: []string{"pods"}}}}, `unknown verb "escalate"`},
 		{"unknown resource", Role{Name: "r", Rules: []PolicyRule{{Verbs: []string{"get"}, Resources: []string{"widgets"}}}}, `unknown resource "widgets"`},
-		{"unknown subresource", Role{Name: "r", Rules: []PolicyRule{{Verbs: []string{"get"}, Resources: []string{"pods/exec"}}}}, `unknown subresource "pods/exec"`},
+		{"unknown subresource", Role{Name: "r", Rules: []PolicyRule{{Verbs: []string{"get"}, Resources: []string{"pods/attach"}}}}, `unknown subresource "pods/attach"`},
 		{"project role on nodes", Role{Name: "r", Scope: ProjectRole, Rules: []PolicyRule{{Verbs: []string{"get"}, Resources: []string{"nodes"}}}}, "names cluster-scoped nodes"},
 		{"project role on everything", Role{Name: "r", Scope: ProjectRole, Rules: []PolicyRule{{Verbs: []string{"get"}, Resources: []string{"*"}}}}, "names cluster-scoped"},
 	}

@@ -72,7 +72,7 @@ var (
 	// workloadActions are the non-CRUD actions of admin and edit.
 	workloadActions = []PolicyRule{
 		{Verbs: []string{VerbGet, VerbUpdate, VerbPatch}, Resources: []string{"deployments/scale"}},
-		{Verbs: []string{VerbCreate}, Resources: []string{"deployments/rollback", "buildconfigs/instantiate", "serviceaccounts/token"}},
+		{Verbs: []string{VerbCreate}, Resources: []string{"deployments/rollback", "buildconfigs/instantiate", "serviceaccounts/token", "pods/exec"}},
 	}
 	// readableDetails are the status, scale and log views that go with the
 	// readable objects of every project role.
@@ -98,7 +98,7 @@ var builtinRoles = []Role{
 		Rules: []PolicyRule{
 			{Verbs: read, Resources: []string{
 				"projects", "projects/status", "users", "users/status", "groups", "clusterrolebindings",
-				"nodes", "nodes/status",
+				"nodes", "nodes/status", "leases",
 				"configmaps", "rolebindings", "serviceaccounts",
 				"deployments", "deployments/status", "pods", "pods/status",
 				"services", "services/status", "endpoints", "routes", "routes/status",
@@ -124,8 +124,10 @@ var builtinRoles = []Role{
 		Rules: []PolicyRule{
 			{Verbs: read, Resources: []string{"pods", "nodes", "services", "endpoints", "configmaps", "secrets"}},
 			{Verbs: []string{VerbGet}, Resources: []string{"images"}},
-			{Verbs: modify, Resources: []string{"pods/status", "nodes/status"}},
+			{Verbs: append(slices.Clone(read), modify...), Resources: []string{"pods/status", "nodes/status"}},
 			{Verbs: []string{VerbCreate, VerbUpdate, VerbPatch}, Resources: []string{"nodes", "events"}},
+			// Its heartbeat: a Lease named after the node.
+			{Verbs: []string{VerbGet, VerbCreate, VerbUpdate, VerbPatch}, Resources: []string{"leases"}},
 		},
 	},
 	{

@@ -36,7 +36,7 @@ func TestKnownResources(t *testing.T) {
 	t.Parallel()
 	want := map[string]api.Scope{
 		"projects": api.ClusterScoped, "users": api.ClusterScoped, "groups": api.ClusterScoped,
-		"tokens": api.ClusterScoped, "clusterrolebindings": api.ClusterScoped, "nodes": api.ClusterScoped,
+		"tokens": api.ClusterScoped, "clusterrolebindings": api.ClusterScoped, "nodes": api.ClusterScoped, "leases": api.ClusterScoped,
 		"configmaps": api.ProjectScoped, "secrets": api.ProjectScoped, "rolebindings": api.ProjectScoped,
 		"serviceaccounts": api.ProjectScoped, "deployments": api.ProjectScoped, "pods": api.ProjectScoped,
 		"services": api.ProjectScoped, "endpoints": api.ProjectScoped, "routes": api.ProjectScoped,

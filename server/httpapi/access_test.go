@@ -74,8 +74,9 @@ type identity struct {
 // A resource without an entry fails the test: a new route needs a policy.
 func expect(t *testing.T, who, verb, resource, sub, project, name string) bool {
 	read := verb == "get" || verb == "list" || verb == "watch"
-	projectScoped := map[string]bool{"configmaps": true, "serviceaccounts": true, "rolebindings": true}
-	known := map[string]bool{"projects": true, "users": true, "groups": true, "tokens": true, "clusterrolebindings": true}
+	projectScoped := map[string]bool{"configmaps": true, "serviceaccounts": true, "rolebindings": true, "pods": true}
+	known := map[string]bool{"projects": true, "users": true, "groups": true, "tokens": true, "clusterrolebindings": true,
+		"nodes": true, "leases": true}
 	if !projectScoped[resource] && !known[resource] {
 		t.Fatalf("the access matrix has no expectation for resource %q: state its policy here", resource)
 	}
@@ -88,7 +89,13 @@ func expect(t *testing.T, who, verb, resource, sub, project, name string) bool {
 	roles := map[string]string{"viewer/shop": "view", "editor/shop": "edit", "shop-admin/shop": "admin", "other-admin/other": "admin"}
 	if projectScoped[resource] {
 		if who == "node" {
-			return read && sub == "" && resource == "configmaps"
+			switch resource {
+			case "configmaps":
+				return read && sub == ""
+			case "pods":
+				return read || sub == "status" && (verb == "update" || verb == "patch")
+			}
+			return false
 		}
 		role := roles[who+"/"+project]
 		if role == "" {
@@ -100,6 +107,10 @@ func expect(t *testing.T, who, verb, resource, sub, project, name string) bool {
 		case "serviceaccounts":
 			if sub == "token" {
 				return role != "view"
+			}
+		case "pods":
+			if sub == "status" {
+				return read // written by the scheduler and node agents only
 			}
 		}
 		return read || role != "view"
@@ -120,6 +131,10 @@ func expect(t *testing.T, who, verb, resource, sub, project, name string) bool {
 		return name == who && (verb == "get" && sub == "" || sub == "password" && verb == "update")
 	case "tokens":
 		return name == "" && (verb == "list" || verb == "watch")
+	case "nodes":
+		return who == "node" && (read || verb != "delete")
+	case "leases":
+		return who == "node" && (verb == "get" || verb == "create" || verb == "update" || verb == "patch")
 	}
 	return false
 }
