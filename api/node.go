@@ -130,6 +130,7 @@ func workloadResources() []*Resource {
 	}
 	return []*Resource{
 		{Plural: PodsResource, Kind: "Pod", Scope: ProjectScoped, HasStatus: true,
+			Finalizers: []string{PodTerminationFinalizer},
 			validateSpec: noData("Pod", func(o *Object) error {
 				if len(o.Spec) == 0 {
 					return errdefs.Invalidf("spec", "is required")

@@ -463,3 +463,8 @@ func ValidateImage(field, ref string) error {
 
 // PodsResource is the plural name of pods.
 const PodsResource = "pods"
+
+// PodTerminationFinalizer holds a deleted pod until its node agent has
+// stopped its containers (or, for a pod no node runs, until the pod
+// controller sees there is nothing to stop).
+const PodTerminationFinalizer = "slipway.io/pod-termination"

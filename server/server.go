@@ -231,10 +231,13 @@ func (s *Server) startAccess(ctx, base context.Context, svc *resource.Service, c
 // runControllers starts the API server's controllers; they stop when ctx
 // (the server's base context) ends.
 func (s *Server) runControllers(ctx context.Context, svc *resource.Service, catalogue *api.Catalogue, metrics *reconcile.Metrics) {
-	projects, _ := catalogue.Lookup(api.ProjectsResource)
+	lookup := func(p string) *api.Resource { r, _ := catalogue.Lookup(p); return r }
 	for _, c := range []*reconcile.Controller{{
-		Name: "projects", Resource: projects, Service: svc, Logger: s.log, Metrics: metrics,
+		Name: "projects", Resource: lookup(api.ProjectsResource), Service: svc, Logger: s.log, Metrics: metrics,
 		Reconciler: &controllers.Projects{Service: svc, Catalogue: catalogue, Logger: s.log},
+	}, {
+		Name: "pod-termination", Resource: lookup(api.PodsResource), Service: svc, Logger: s.log, Metrics: metrics,
+		Reconciler: &controllers.PodTermination{Service: svc, Catalogue: catalogue},
 	}} {
 		s.goRun(ctx, c.Run)
 	}

@@ -4,7 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
+	"slices"
 	"log/slog"
 	"testing"
 	"time"
@@ -119,5 +121,56 @@ func TestProjectLifecycle(t *testing.T) {
 	// Another project's objects are untouched.
 	if _, err := svc.Get(store.WithProject(ctx, "other"), configmaps, "a"); err != nil {
 		t.Fatalf("other project's configmap: %v", err)
+	}
+}
+
+func TestPodTerminationReleasesPodsNoNodeRuns(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
+	st, err := store.Open(ctx, store.Config{DSN: storetest.NewDatabase(t), Logger: quiet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	cat := api.NewCatalogue()
+	svc := resource.New(st, nil)
+	lookup := func(p string) *api.Resource { r, _ := cat.Lookup(p); return r }
+	c := &reconcile.Controller{Name: "pod-termination", Resource: lookup("pods"), Service: svc, Logger: quiet,
+		Reconciler: &controllers.PodTermination{Service: svc, Catalogue: cat}}
+	stopped := make(chan struct{})
+	go func() { c.Run(ctx); close(stopped) }()
+	defer func() { cancel(); <-stopped }()
+
+	if _, err := svc.Create(ctx, lookup("projects"), &api.Object{Metadata: api.ObjectMeta{Name: "shop"}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := svc.Create(ctx, lookup("nodes"), &api.Object{Metadata: api.ObjectMeta{Name: "n1"}}); err != nil {
+		t.Fatal(err)
+	}
+	shop := store.WithProject(ctx, "shop")
+	for name, node := range map[string]string{"unbound": "", "on-n1": "n1", "on-gone": "gone"} {
+		spec, _ := json.Marshal(api.PodSpec{NodeName: node, Containers: []api.Container{{Name: "app", Image: "localhost:8443/shop/app:1"}}})
+		obj, err := svc.Create(shop, lookup("pods"), &api.Object{Metadata: api.ObjectMeta{Name: name}, Spec: spec})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !slices.Contains(obj.Metadata.Finalizers, api.PodTerminationFinalizer) {
+			t.Fatalf("pod %s has no termination finalizer: %v", name, obj.Metadata.Finalizers)
+		}
+		if _, _, err := svc.Delete(shop, lookup("pods"), name, ""); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, name := range []string{"unbound", "on-gone"} {
+		eventually(t, name+" released", func() error {
+			if _, err := svc.Get(shop, lookup("pods"), name); !errors.Is(err, errdefs.ErrNotFound) {
+				return fmt.Errorf("still there: %v", err)
+			}
+			return nil
+		})
+	}
+	// A pod on an existing node waits for its node agent.
+	if obj, err := svc.Get(shop, lookup("pods"), "on-n1"); err != nil || obj.Metadata.DeletionTimestamp == nil {
+		t.Fatalf("pod on a live node: %v, %v", obj, err)
 	}
 }
