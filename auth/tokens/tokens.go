@@ -203,13 +203,17 @@ func (is *Issuer) Issue(ctx context.Context, spec api.TokenSpec, ttl time.Durati
 	return token, obj, nil
 }
 
-// Revoke deletes a token by name.
-func (is *Issuer) Revoke(ctx context.Context, name string) error {
-	_, _, err := is.Service.Delete(ctx, is.tokens(), name, "")
-	if err != nil && !errors.Is(err, errdefs.ErrNotFound) {
-		return fmt.Errorf("revoke token: %w", err)
+// Revoke deletes a token by name and returns the deleted object (nil when
+// it was already gone).
+func (is *Issuer) Revoke(ctx context.Context, name string) (*api.Object, error) {
+	obj, _, err := is.Service.Delete(ctx, is.tokens(), name, "")
+	if errors.Is(err, errdefs.ErrNotFound) {
+		return nil, nil
 	}
-	return nil
+	if err != nil {
+		return nil, fmt.Errorf("revoke token: %w", err)
+	}
+	return obj, nil
 }
 
 // lastUsedEvery bounds how often a token's status.lastUsed is written.

@@ -133,9 +133,13 @@ func (h *Handler) logout(w http.ResponseWriter, r *http.Request) {
 		h.writeError(w, r, authn.ErrUnauthenticated)
 		return
 	}
-	if err := h.cfg.Issuer.Revoke(store.WithProject(r.Context(), ""), caller.TokenName); err != nil {
+	obj, err := h.cfg.Issuer.Revoke(store.WithProject(r.Context(), ""), caller.TokenName)
+	if err != nil {
 		h.writeError(w, r, err)
 		return
+	}
+	if obj != nil {
+		h.settle(r.Context(), obj) // the token stops working here before we say so
 	}
 	writeJSON(w, http.StatusOK, map[string]string{"status": "logged out"})
 }
