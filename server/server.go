@@ -6,6 +6,7 @@ package server
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -115,6 +116,14 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 	if err != nil {
 		return nil, err
 	}
+	authority, err := files.LoadAuthority()
+	if err != nil {
+		return nil, err
+	}
+	nodeClient, err := nodeClient(authority)
+	if err != nil {
+		return nil, err
+	}
 	scfg := cfg.Store
 	scfg.DSN, scfg.Logger, scfg.Registerer = cfg.DatabaseURL, log, reg
 	st, err := store.Open(ctx, scfg)
@@ -174,6 +183,8 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 		Issuer:        issuer,
 		Passwords:     st,
 		Informers:     informers,
+		Authority:     authority,
+		NodeClient:    nodeClient,
 	})
 	s.runControllers(base, svc, catalogue, reconcile.NewMetrics(reg))
 
@@ -241,6 +252,20 @@ func (s *Server) runControllers(ctx context.Context, svc *resource.Service, cata
 	}} {
 		s.goRun(ctx, c.Run)
 	}
+}
+
+// nodeClient calls node agents: it presents the API server's client
+// certificate and trusts only agents whose certificate the cluster CA
+// signed.
+func nodeClient(ca *pki.Authority) (*http.Client, error) {
+	cert, err := ca.ClientCertificate(pki.APIServerClientCN, time.Now())
+	if err != nil {
+		return nil, fmt.Errorf("API server client certificate: %w", err)
+	}
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.TLSClientConfig = &tls.Config{RootCAs: ca.Pool(), Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+	tr.ResponseHeaderTimeout = 30 * time.Second
+	return &http.Client{Transport: tr}, nil
 }
 
 // URL is the API's base URL.

@@ -126,6 +126,8 @@ var builtinRoles = []Role{
 			{Verbs: []string{VerbGet}, Resources: []string{"images"}},
 			{Verbs: append(slices.Clone(read), modify...), Resources: []string{"pods/status", "nodes/status"}},
 			{Verbs: []string{VerbCreate, VerbUpdate, VerbPatch}, Resources: []string{"nodes", "events"}},
+			// Its serving certificate, signed by the cluster CA.
+			{Verbs: []string{VerbCreate}, Resources: []string{"nodes/certificate"}},
 			// Its heartbeat: a Lease named after the node.
 			{Verbs: []string{VerbGet, VerbCreate, VerbUpdate, VerbPatch}, Resources: []string{"leases"}},
 		},

@@ -6,8 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"slices"
 	"log/slog"
+	"slices"
 	"testing"
 	"time"
 

@@ -18,6 +18,7 @@ import (
 	"github.com/slipway/slipway/api/errdefs"
 	"github.com/slipway/slipway/auth/login"
 	"github.com/slipway/slipway/server"
+	"github.com/slipway/slipway/server/httpapi"
 	"github.com/slipway/slipway/server/store"
 	"github.com/slipway/slipway/server/store/storetest"
 )
@@ -93,7 +94,7 @@ func expect(t *testing.T, who, verb, resource, sub, project, name string) bool {
 			case "configmaps":
 				return read && sub == ""
 			case "pods":
-				return read || sub == "status" && (verb == "update" || verb == "patch")
+				return read && (sub == "" || sub == "status") || sub == "status" && (verb == "update" || verb == "patch")
 			}
 			return false
 		}
@@ -109,8 +110,11 @@ func expect(t *testing.T, who, verb, resource, sub, project, name string) bool {
 				return role != "view"
 			}
 		case "pods":
-			if sub == "status" {
-				return read // written by the scheduler and node agents only
+			switch sub {
+			case "status", "log":
+				return read // status is written by the scheduler and node agents only
+			case "exec":
+				return role != "view"
 			}
 		}
 		return read || role != "view"
@@ -132,6 +136,9 @@ func expect(t *testing.T, who, verb, resource, sub, project, name string) bool {
 	case "tokens":
 		return name == "" && (verb == "list" || verb == "watch")
 	case "nodes":
+		if sub == "certificate" {
+			return who == "node" && verb == "create"
+		}
 		return who == "node" && (read || verb != "delete")
 	case "leases":
 		return who == "node" && (verb == "get" || verb == "create" || verb == "update" || verb == "patch")
@@ -144,32 +151,45 @@ type route struct {
 	body                                             string
 }
 
-// routes enumerates every API route from the catalogue: collections and
-// items of every resource, their subresources, cross-project lists.
-func routes(t *testing.T) []route {
+// routes enumerates every API route from the server's own discovery
+// document: collections and items of every resource, every subresource
+// with its verbs, cross-project lists. A route added to the server is in
+// the matrix without anyone remembering to add it.
+func routes(t *testing.T, e *env) []route {
+	var discovery struct {
+		Resources []httpapi.APIResource `json:"resources"`
+	}
+	if err := e.client.Do(context.Background(), "GET", "/api/v1", "", nil, &discovery); err != nil {
+		t.Fatal(err)
+	}
+	if len(discovery.Resources) != len(catalogue.All()) {
+		t.Fatalf("discovery lists %d resources, the catalogue %d", len(discovery.Resources), len(catalogue.All()))
+	}
+	methods := map[string]string{"get": "GET", "update": "PUT", "patch": "PATCH", "create": "POST"}
+	bodies := map[string]string{"update": `{"metadata":{}}`, "patch": `{}`, "create": `{}`}
 	var out []route
 	n := 0
-	for _, res := range catalogue.All() {
+	for _, res := range discovery.Resources {
 		var bases []struct{ project, prefix string }
-		if res.Scope == api.ProjectScoped {
+		if res.ProjectScoped {
 			for _, p := range []string{"shop", "other"} {
-				bases = append(bases, struct{ project, prefix string }{p, "/api/v1/projects/" + p + "/" + res.Plural})
+				bases = append(bases, struct{ project, prefix string }{p, "/api/v1/projects/" + p + "/" + res.Name})
 			}
 			out = append(out,
-				route{verb: "list", method: "GET", path: "/api/v1/" + res.Plural, resource: res.Plural},
-				route{verb: "watch", method: "GET", path: "/api/v1/" + res.Plural + "?watch=true&timeoutSeconds=1&resourceVersion=1000000000", resource: res.Plural})
+				route{verb: "list", method: "GET", path: "/api/v1/" + res.Name, resource: res.Name},
+				route{verb: "watch", method: "GET", path: "/api/v1/" + res.Name + "?watch=true&timeoutSeconds=1&resourceVersion=1000000000", resource: res.Name})
 		} else {
-			bases = append(bases, struct{ project, prefix string }{"", "/api/v1/" + res.Plural})
+			bases = append(bases, struct{ project, prefix string }{"", "/api/v1/" + res.Name})
 		}
 		for _, b := range bases {
 			n++
 			created := fmt.Sprintf(`{"metadata":{"name":"m%d-%d"}}`, n, time.Now().UnixNano()%1e6)
 			out = append(out,
-				route{verb: "list", method: "GET", path: b.prefix, resource: res.Plural, project: b.project},
-				route{verb: "watch", method: "GET", path: b.prefix + "?watch=true&timeoutSeconds=1&resourceVersion=1000000000", resource: res.Plural, project: b.project},
-				route{verb: "create", method: "POST", path: b.prefix, resource: res.Plural, project: b.project, body: created})
+				route{verb: "list", method: "GET", path: b.prefix, resource: res.Name, project: b.project},
+				route{verb: "watch", method: "GET", path: b.prefix + "?watch=true&timeoutSeconds=1&resourceVersion=1000000000", resource: res.Name, project: b.project},
+				route{verb: "create", method: "POST", path: b.prefix, resource: res.Name, project: b.project, body: created})
 			names := []string{"x"}
-			switch res.Plural {
+			switch res.Name {
 			case api.ProjectsResource:
 				names = []string{"shop", "other"}
 			case api.UsersResource:
@@ -178,22 +198,16 @@ func routes(t *testing.T) []route {
 			for _, name := range names {
 				item := b.prefix + "/" + name
 				out = append(out,
-					route{verb: "get", method: "GET", path: item, resource: res.Plural, project: b.project, name: name},
-					route{verb: "update", method: "PUT", path: item, resource: res.Plural, project: b.project, name: name, body: `{"metadata":{}}`},
-					route{verb: "patch", method: "PATCH", path: item, resource: res.Plural, project: b.project, name: name, body: `{}`},
+					route{verb: "get", method: "GET", path: item, resource: res.Name, project: b.project, name: name},
+					route{verb: "update", method: "PUT", path: item, resource: res.Name, project: b.project, name: name, body: `{"metadata":{}}`},
+					route{verb: "patch", method: "PATCH", path: item, resource: res.Name, project: b.project, name: name, body: `{}`},
 					// A stale precondition keeps an allowed delete from deleting.
-					route{verb: "delete", method: "DELETE", path: item + "?resourceVersion=1", resource: res.Plural, project: b.project, name: name})
-				if res.HasStatus {
-					out = append(out,
-						route{verb: "get", method: "GET", path: item + "/status", resource: res.Plural, sub: "status", project: b.project, name: name},
-						route{verb: "update", method: "PUT", path: item + "/status", resource: res.Plural, sub: "status", project: b.project, name: name, body: `{"metadata":{}}`},
-						route{verb: "patch", method: "PATCH", path: item + "/status", resource: res.Plural, sub: "status", project: b.project, name: name, body: `{}`})
-				}
-				switch res.Plural {
-				case api.UsersResource:
-					out = append(out, route{verb: "update", method: "PUT", path: item + "/password", resource: res.Plural, sub: "password", name: name, body: `{}`})
-				case api.ServiceAccountsResource:
-					out = append(out, route{verb: "create", method: "POST", path: item + "/token", resource: res.Plural, sub: "token", project: b.project, name: name, body: `{}`})
+					route{verb: "delete", method: "DELETE", path: item + "?resourceVersion=1", resource: res.Name, project: b.project, name: name})
+				for _, sub := range res.Subresources {
+					for _, verb := range sub.Verbs {
+						out = append(out, route{verb: verb, method: methods[verb], path: item + "/" + sub.Name, resource: res.Name,
+							sub: sub.Name, project: b.project, name: name, body: bodies[verb]})
+					}
 				}
 			}
 		}
@@ -237,7 +251,7 @@ func TestAuthorizationMatrix(t *testing.T) {
 
 	httpc := &http.Client{Transport: &http.Transport{TLSClientConfig: insecureTLS()}}
 	checked := 0
-	for _, rt := range routes(t) {
+	for _, rt := range routes(t, e) {
 		for _, id := range ids {
 			name := fmt.Sprintf("%s/%s %s", id.name, rt.verb, rt.path)
 			req, _ := http.NewRequest(rt.method, e.url+rt.path, strings.NewReader(rt.body))

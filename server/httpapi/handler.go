@@ -26,6 +26,7 @@ import (
 	"github.com/slipway/slipway/auth/rbac"
 	"github.com/slipway/slipway/auth/tokens"
 	"github.com/slipway/slipway/server/informer"
+	"github.com/slipway/slipway/server/pki"
 	"github.com/slipway/slipway/server/resource"
 )
 
@@ -56,6 +57,12 @@ type Config struct {
 	// write to one of their resources the API waits until its informer has
 	// it, so a client's next request is judged with its own change.
 	Informers map[string]*informer.Informer
+
+	// Authority signs node agents' serving certificates.
+	Authority *pki.Authority
+	// NodeClient calls node agents (mutual TLS with the cluster CA) for
+	// logs and exec.
+	NodeClient *http.Client
 }
 
 // PasswordStore keeps local accounts' password hashes.
@@ -133,20 +140,17 @@ func (h *Handler) version(w http.ResponseWriter, _ *http.Request) {
 
 // APIResource describes one resource in the discovery document.
 type APIResource struct {
-	Name          string   `json:"name"`
-	Kind          string   `json:"kind"`
-	ProjectScoped bool     `json:"projectScoped"`
-	Subresources  []string `json:"subresources,omitempty"`
+	Name          string        `json:"name"`
+	Kind          string        `json:"kind"`
+	ProjectScoped bool          `json:"projectScoped"`
+	Subresources  []Subresource `json:"subresources,omitempty"`
 }
 
 func (h *Handler) discovery(w http.ResponseWriter, _ *http.Request) {
 	var out []APIResource
 	for _, res := range h.cfg.Catalogue.All() {
-		ar := APIResource{Name: res.Plural, Kind: res.Kind, ProjectScoped: res.Scope == api.ProjectScoped}
-		if res.HasStatus {
-			ar.Subresources = []string{"status"}
-		}
-		out = append(out, ar)
+		out = append(out, APIResource{Name: res.Plural, Kind: res.Kind, ProjectScoped: res.Scope == api.ProjectScoped,
+			Subresources: subresourcesOf(res)})
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"kind": "APIResourceList", "apiVersion": api.Version, "resources": out})
 }

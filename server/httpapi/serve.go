@@ -17,11 +17,30 @@ import (
 	"github.com/slipway/slipway/server/store"
 )
 
-// subresources lists the subresources each resource serves besides its
-// object; "status" is served by every resource with HasStatus.
-var subresources = map[string][]string{
-	api.UsersResource:           {"password"},
-	api.ServiceAccountsResource: {"token"},
+// Subresource is a view or an action of an object besides its body.
+type Subresource struct {
+	Name  string   `json:"name"`
+	Verbs []string `json:"verbs"`
+}
+
+var statusSubresource = Subresource{Name: "status", Verbs: []string{"get", "update", "patch"}}
+
+// subresources lists the subresources each resource serves besides
+// "status", which every resource with HasStatus serves.
+var subresources = map[string][]Subresource{
+	api.UsersResource:           {{Name: "password", Verbs: []string{"update"}}},
+	api.ServiceAccountsResource: {{Name: "token", Verbs: []string{"create"}}},
+	api.PodsResource:            {{Name: "log", Verbs: []string{"get"}}, {Name: "exec", Verbs: []string{"create"}}},
+	api.NodesResource:           {{Name: "certificate", Verbs: []string{"create"}}},
+}
+
+// subresourcesOf lists every subresource of res.
+func subresourcesOf(res *api.Resource) []Subresource {
+	var out []Subresource
+	if res.HasStatus {
+		out = append(out, statusSubresource)
+	}
+	return append(out, subresources[res.Plural]...)
 }
 
 // serveResource handles every /api/v1/… resource request: it resolves the
@@ -51,7 +70,7 @@ func (h *Handler) serveResource(w http.ResponseWriter, r *http.Request) {
 		h.writeError(rec, r, errdefs.BadRequestf("", "%s are project-scoped: use /api/v1/projects/{project}/%s", t.res.Plural, t.res.Plural))
 		return
 	}
-	if t.subresource != "" && !(t.subresource == "status" && t.res.HasStatus) && !slices.Contains(subresources[t.res.Plural], t.subresource) {
+	if t.subresource != "" && !slices.ContainsFunc(subresourcesOf(t.res), func(s Subresource) bool { return s.Name == t.subresource }) {
 		h.writeError(rec, r, fmt.Errorf("%s have no subresource %q: %w", t.res.Plural, t.subresource, errdefs.ErrNotFound))
 		return
 	}
@@ -78,6 +97,12 @@ func (h *Handler) serveResource(w http.ResponseWriter, r *http.Request) {
 		h.setPassword(rec, r, t.name, caller.Name == t.name)
 	case t.subresource == "token" && verb == "create":
 		h.issueServiceAccountToken(rec, r, t.project, t.name)
+	case t.subresource == "log" && verb == "get":
+		h.podLog(rec, r, t)
+	case t.subresource == "exec" && verb == "create":
+		h.podExec(rec, r, t)
+	case t.subresource == "certificate" && verb == "create":
+		h.signNodeCertificate(rec, r, t.name)
 	case verb == "get":
 		obj, err := h.cfg.Service.Get(ctx, t.res, t.name)
 		h.respond(rec, r, http.StatusOK, obj, err)
