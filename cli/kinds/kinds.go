@@ -170,12 +170,7 @@ func (r *Registry) ByKind(kind string) (*Kind, bool) {
 }
 
 // Discovered is one resource of the server's discovery document.
-type Discovered struct {
-	Name          string   `json:"name"`
-	Kind          string   `json:"kind"`
-	ProjectScoped bool     `json:"projectScoped"`
-	Subresources  []string `json:"subresources,omitempty"`
-}
+type Discovered = api.APIResource
 
 // Learn adds the resources a server serves that this CLI does not know,
 // so they can be used with the default table.
@@ -188,6 +183,6 @@ func (r *Registry) Learn(served []Discovered) {
 		if d.ProjectScoped {
 			scope = api.ProjectScoped
 		}
-		r.add(&api.Resource{Plural: d.Name, Kind: d.Kind, Scope: scope, HasStatus: slices.Contains(d.Subresources, "status")})
+		r.add(&api.Resource{Plural: d.Name, Kind: d.Kind, Scope: scope, HasStatus: d.HasSubresource("status")})
 	}
 }

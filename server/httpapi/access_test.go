@@ -18,7 +18,6 @@ import (
 	"github.com/slipway/slipway/api/errdefs"
 	"github.com/slipway/slipway/auth/login"
 	"github.com/slipway/slipway/server"
-	"github.com/slipway/slipway/server/httpapi"
 	"github.com/slipway/slipway/server/store"
 	"github.com/slipway/slipway/server/store/storetest"
 )
@@ -156,9 +155,7 @@ type route struct {
 // with its verbs, cross-project lists. A route added to the server is in
 // the matrix without anyone remembering to add it.
 func routes(t *testing.T, e *env) []route {
-	var discovery struct {
-		Resources []httpapi.APIResource `json:"resources"`
-	}
+	var discovery api.APIResourceList
 	if err := e.client.Do(context.Background(), "GET", "/api/v1", "", nil, &discovery); err != nil {
 		t.Fatal(err)
 	}

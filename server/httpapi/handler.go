@@ -138,21 +138,13 @@ func (h *Handler) version(w http.ResponseWriter, _ *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]string{"version": h.cfg.Version})
 }
 
-// APIResource describes one resource in the discovery document.
-type APIResource struct {
-	Name          string        `json:"name"`
-	Kind          string        `json:"kind"`
-	ProjectScoped bool          `json:"projectScoped"`
-	Subresources  []Subresource `json:"subresources,omitempty"`
-}
-
 func (h *Handler) discovery(w http.ResponseWriter, _ *http.Request) {
-	var out []APIResource
+	var out []api.APIResource
 	for _, res := range h.cfg.Catalogue.All() {
-		out = append(out, APIResource{Name: res.Plural, Kind: res.Kind, ProjectScoped: res.Scope == api.ProjectScoped,
+		out = append(out, api.APIResource{Name: res.Plural, Kind: res.Kind, ProjectScoped: res.Scope == api.ProjectScoped,
 			Subresources: subresourcesOf(res)})
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"kind": "APIResourceList", "apiVersion": api.Version, "resources": out})
+	writeJSON(w, http.StatusOK, api.APIResourceList{Kind: "APIResourceList", APIVersion: api.Version, Resources: out})
 }
 
 // target is what a resource URL names.

@@ -17,17 +17,11 @@ import (
 	"github.com/slipway/slipway/server/store"
 )
 
-// Subresource is a view or an action of an object besides its body.
-type Subresource struct {
-	Name  string   `json:"name"`
-	Verbs []string `json:"verbs"`
-}
-
-var statusSubresource = Subresource{Name: "status", Verbs: []string{"get", "update", "patch"}}
+var statusSubresource = api.Subresource{Name: "status", Verbs: []string{"get", "update", "patch"}}
 
 // subresources lists the subresources each resource serves besides
 // "status", which every resource with HasStatus serves.
-var subresources = map[string][]Subresource{
+var subresources = map[string][]api.Subresource{
 	api.UsersResource:           {{Name: "password", Verbs: []string{"update"}}},
 	api.ServiceAccountsResource: {{Name: "token", Verbs: []string{"create"}}},
 	api.PodsResource:            {{Name: "log", Verbs: []string{"get"}}, {Name: "exec", Verbs: []string{"create"}}},
@@ -35,8 +29,8 @@ var subresources = map[string][]Subresource{
 }
 
 // subresourcesOf lists every subresource of res.
-func subresourcesOf(res *api.Resource) []Subresource {
-	var out []Subresource
+func subresourcesOf(res *api.Resource) []api.Subresource {
+	var out []api.Subresource
 	if res.HasStatus {
 		out = append(out, statusSubresource)
 	}
@@ -70,7 +64,7 @@ func (h *Handler) serveResource(w http.ResponseWriter, r *http.Request) {
 		h.writeError(rec, r, errdefs.BadRequestf("", "%s are project-scoped: use /api/v1/projects/{project}/%s", t.res.Plural, t.res.Plural))
 		return
 	}
-	if t.subresource != "" && !slices.ContainsFunc(subresourcesOf(t.res), func(s Subresource) bool { return s.Name == t.subresource }) {
+	if t.subresource != "" && !slices.ContainsFunc(subresourcesOf(t.res), func(s api.Subresource) bool { return s.Name == t.subresource }) {
 		h.writeError(rec, r, fmt.Errorf("%s have no subresource %q: %w", t.res.Plural, t.subresource, errdefs.ErrNotFound))
 		return
 	}
