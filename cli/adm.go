@@ -25,7 +25,62 @@ func (a *App) admCommand() *cobra.Command {
 		Args: cobra.ArbitraryArgs,
 		RunE: groupRun,
 	}
-	cmd.AddCommand(a.usersCommand(), a.policyCommand("policy", true))
+	cmd.AddCommand(a.usersCommand(), a.policyCommand("policy", true), a.groupsCommand())
+	return cmd
+}
+
+// groupChange is one line of a group sync's answer.
+type groupChange struct {
+	Group   string   `json:"group"`
+	Action  string   `json:"action"`
+	Users   []string `json:"users"`
+	Applied bool     `json:"applied"`
+}
+
+func (a *App) groupsCommand() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "groups",
+		Short: "Manage groups that come from identity providers",
+		Args:  cobra.ArbitraryArgs,
+		RunE:  groupRun,
+	}
+	var confirm bool
+	sync := &cobra.Command{
+		Use:   "sync PROVIDER",
+		Short: "Make an LDAP provider's groups match the directory (a dry run unless --confirm)",
+		Example: `  # See what would change, then apply it
+  slip adm groups sync corp
+  slip adm groups sync corp --confirm`,
+		Args: exactArgs("PROVIDER"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			s, err := a.session()
+			if err != nil {
+				return err
+			}
+			body, _ := json.Marshal(map[string]any{"provider": args[0], "confirm": confirm})
+			var res struct{ Changes []groupChange }
+			if err := s.client.Do(cmd.Context(), http.MethodPost, "/auth/groups/sync", "application/json", body, &res); err != nil {
+				return failedTo("sync the groups of "+args[0], err)
+			}
+			if len(res.Changes) == 0 {
+				fmt.Fprintf(a.Stdout, "groups of %s are in sync\n", args[0])
+				return nil
+			}
+			for _, c := range res.Changes {
+				state := "would"
+				if c.Applied {
+					state = "did"
+				}
+				fmt.Fprintf(a.Stdout, "%s %s group %s (%d members)\n", state, c.Action, c.Group, len(c.Users))
+			}
+			if !confirm {
+				fmt.Fprintln(a.Stdout, "dry run: run again with --confirm to apply")
+			}
+			return nil
+		},
+	}
+	sync.Flags().BoolVar(&confirm, "confirm", false, "apply the changes (without it, only show them)")
+	cmd.AddCommand(sync)
 	return cmd
 }
 
