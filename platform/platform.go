@@ -1,7 +1,8 @@
 // Package platform runs Slipway on one machine (`slipway up`): it starts the
-// peers Slipway needs as supervised children when none is configured (so
-// far a private PostgreSQL) and every Slipway component in this process,
-// and stops them all, in reverse order, when its context ends.
+// peers Slipway needs as supervised children when none is configured (a
+// private PostgreSQL, containerd) and every Slipway component in this
+// process — the API server with its controllers, and a node — and stops
+// them all, in reverse order, when its context ends.
 package platform
 
 import (
@@ -11,8 +12,14 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
+	"github.com/slipway/slipway/api"
+	"github.com/slipway/slipway/api/client"
+	"github.com/slipway/slipway/api/errdefs"
+	"github.com/slipway/slipway/auth/bootstrap"
+	"github.com/slipway/slipway/node/host"
 	"github.com/slipway/slipway/server"
 	"github.com/slipway/slipway/server/store/pgserver"
 )
@@ -28,6 +35,10 @@ type Config struct {
 	PostgresBinDir string
 	// Server configures the API server (DataDir and DatabaseURL are filled in).
 	Server server.Config
+	// Node configures this machine's node (Dir, Client filled in);
+	// NoNode runs the control plane alone.
+	Node   host.Config
+	NoNode bool
 	Logger *slog.Logger
 }
 
@@ -45,9 +56,12 @@ func DefaultDataDir() string {
 
 // Platform is a running all-in-one Slipway.
 type Platform struct {
-	log      *slog.Logger
-	postgres *pgserver.Server
-	api      *server.Server
+	log       *slog.Logger
+	postgres  *pgserver.Server
+	api       *server.Server
+	node      *host.Node
+	failed    chan error
+	stopWatch context.CancelFunc
 }
 
 // Start brings the platform up and returns once the API answers.
@@ -81,7 +95,83 @@ func Start(ctx context.Context, cfg Config) (_ *Platform, err error) {
 	if p.api, err = server.Start(ctx, scfg); err != nil {
 		return nil, err
 	}
+	defer p.watchComponents()
+	if cfg.NoNode {
+		return p, nil
+	}
+	if os.Geteuid() != 0 {
+		p.log.Warn("not running as root: this machine runs no node (containers need root); pods will stay Pending")
+		return p, nil
+	}
+	ncfg := cfg.Node
+	ncfg.Dir = filepath.Join(cfg.DataDir, "node")
+	if ncfg.Name == "" {
+		ncfg.Name = NodeName()
+	}
+	if ncfg.Client, err = p.nodeClient(ctx, ncfg.Dir, ncfg.Name); err != nil {
+		return nil, err
+	}
+	ncfg.Logger = cfg.Logger
+	if p.node, err = host.Start(ctx, ncfg); err != nil {
+		return nil, fmt.Errorf("start this machine's node: %w", err)
+	}
 	return p, nil
+}
+
+// NodeName is this machine's host name as a node name (a DNS label).
+func NodeName() string {
+	name, err := os.Hostname()
+	if err != nil {
+		return "local"
+	}
+	if i := strings.IndexByte(name, '.'); i > 0 {
+		name = name[:i]
+	}
+	b := []byte(strings.ToLower(name))
+	for i, c := range b {
+		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9') {
+			b[i] = '-'
+		}
+	}
+	if n := strings.Trim(string(b), "-"); n != "" && len(n) <= 63 {
+		return n
+	}
+	return "local"
+}
+
+// nodeClient returns an API client with the node's service-account token,
+// kept in the node's directory and reused across restarts.
+func (p *Platform) nodeClient(ctx context.Context, dir, name string) (*client.Client, error) {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("node directory: %w", err)
+	}
+	tokenFile := filepath.Join(dir, "token")
+	newClient := func(token string) (*client.Client, error) {
+		return client.New(client.Config{Server: p.api.URL(), CAFile: p.api.CAFile(), Token: token})
+	}
+	if b, err := os.ReadFile(tokenFile); err == nil {
+		c, err := newClient(strings.TrimSpace(string(b)))
+		if err != nil {
+			return nil, err
+		}
+		// A token the server still honours answers anything but 401.
+		if err := c.Get(ctx, mustResource(api.NodesResource), "", name, nil); !errors.Is(err, errdefs.ErrUnauthorized) {
+			return c, nil
+		}
+	}
+	token, err := p.api.ServiceAccountToken(ctx, bootstrap.SystemProject, "node-"+name, "system:node")
+	if err != nil {
+		return nil, fmt.Errorf("node credentials: %w", err)
+	}
+	if err := os.WriteFile(tokenFile, []byte(token+"\n"), 0o600); err != nil {
+		return nil, fmt.Errorf("store the node's token: %w", err)
+	}
+	return newClient(token)
+}
+
+func mustResource(plural string) *api.Resource {
+	r, _ := api.NewCatalogue().Lookup(plural)
+	return r
 }
 
 // API returns the API server.
@@ -92,6 +182,14 @@ func (p *Platform) Stop(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	var errs []error
+	if p.stopWatch != nil {
+		p.stopWatch()
+	}
+	if p.node != nil {
+		// A whole-machine stop: nothing is left running. `slipway up`
+		// brings the pods back from the store on its next start.
+		errs = append(errs, p.node.Stop(ctx, true))
+	}
 	if p.api != nil {
 		errs = append(errs, p.api.Shutdown(ctx))
 	}
@@ -103,4 +201,24 @@ func (p *Platform) Stop(ctx context.Context) error {
 }
 
 // Failed delivers an error when a component fails on its own.
-func (p *Platform) Failed() <-chan error { return p.api.Done() }
+func (p *Platform) Failed() <-chan error { return p.failed }
+
+// watchComponents reports the first component that fails on its own, until
+// Stop.
+func (p *Platform) watchComponents() {
+	ctx, cancel := context.WithCancel(context.Background())
+	p.failed, p.stopWatch = make(chan error, 1), cancel
+	var nodeFailed <-chan error
+	if p.node != nil {
+		nodeFailed = p.node.Failed()
+	}
+	go func() {
+		select {
+		case <-ctx.Done():
+		case err := <-p.api.Done():
+			p.failed <- err
+		case err := <-nodeFailed:
+			p.failed <- fmt.Errorf("node: %w", err)
+		}
+	}()
+}

@@ -7,6 +7,7 @@ package server
 import (
 	"context"
 	"crypto/tls"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -14,6 +15,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
@@ -21,6 +23,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/slipway/slipway/api"
+	"github.com/slipway/slipway/api/errdefs"
 	"github.com/slipway/slipway/auth/authn"
 	"github.com/slipway/slipway/auth/bootstrap"
 	"github.com/slipway/slipway/auth/login"
@@ -306,4 +309,27 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		return fmt.Errorf("shut down API server: %w", err)
 	}
 	return nil
+}
+
+// ServiceAccountToken makes sure a service account exists in project, bound
+// cluster-wide to role, and issues it a token that does not expire: the
+// credentials of an agent started in this process (`slipway up`'s node).
+func (s *Server) ServiceAccountToken(ctx context.Context, project, name, role string) (string, error) {
+	svc := resource.New(s.store, nil)
+	cat := api.NewCatalogue()
+	lookup := func(p string) *api.Resource { r, _ := cat.Lookup(p); return r }
+	ctx = store.WithProject(ctx, project)
+	if _, err := svc.Create(ctx, lookup(api.ServiceAccountsResource), &api.Object{Metadata: api.ObjectMeta{Name: name}}); err != nil && !errors.Is(err, errdefs.ErrAlreadyExists) {
+		return "", fmt.Errorf("service account %s/%s: %w", project, name, err)
+	}
+	spec, _ := json.Marshal(api.RoleBindingSpec{RoleRef: api.RoleRef{Kind: "ClusterRole", Name: role},
+		Subjects: []api.Subject{{Kind: api.ServiceAccountSubject, Name: name, Project: project}}})
+	binding := strings.ReplaceAll(role, ":", "-") + "-" + name
+	if _, err := svc.Create(store.WithProject(ctx, ""), lookup(api.ClusterRoleBindingsResource), &api.Object{Metadata: api.ObjectMeta{Name: binding}, Spec: spec}); err != nil && !errors.Is(err, errdefs.ErrAlreadyExists) {
+		return "", fmt.Errorf("bind %s to %s/%s: %w", role, project, name, err)
+	}
+	issuer := &tokens.Issuer{Service: svc, Now: time.Now}
+	token, _, err := issuer.Issue(store.WithProject(ctx, ""), api.TokenSpec{User: api.ServiceAccountUser(project, name), Kind: api.ServiceAccountToken,
+		Description: "issued by this server to its own agent"}, 0)
+	return token, err
 }

@@ -126,6 +126,9 @@ var builtinRoles = []Role{
 			{Verbs: []string{VerbGet}, Resources: []string{"images"}},
 			{Verbs: append(slices.Clone(read), modify...), Resources: []string{"pods/status", "nodes/status"}},
 			{Verbs: []string{VerbCreate, VerbUpdate, VerbPatch}, Resources: []string{"nodes", "events"}},
+			// Releasing a deleted pod's termination finalizer once it stopped
+			// it (metadata is not writable through pods/status).
+			{Verbs: []string{VerbPatch}, Resources: []string{"pods"}},
 			// Its serving certificate, signed by the cluster CA.
 			{Verbs: []string{VerbCreate}, Resources: []string{"nodes/certificate"}},
 			// Its heartbeat: a Lease named after the node.

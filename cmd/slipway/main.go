@@ -16,9 +16,11 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/slipway/slipway/api/client"
 	"github.com/slipway/slipway/auth/bootstrap"
 	"github.com/slipway/slipway/auth/login"
 	"github.com/slipway/slipway/internal/version"
+	"github.com/slipway/slipway/node/host"
 	"github.com/slipway/slipway/platform"
 	"github.com/slipway/slipway/server"
 )
@@ -59,7 +61,7 @@ func newRoot() *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(newUp(), newServer(), &cobra.Command{
+	root.AddCommand(newUp(), newServer(), newNode(), &cobra.Command{
 		Use:   "version",
 		Short: "Print the version",
 		Args:  cobra.NoArgs,
@@ -114,6 +116,7 @@ func newUp() *cobra.Command {
 		dataDir string
 		dbURL   string
 		pgBin   string
+		noNode  bool
 	)
 	cmd := &cobra.Command{
 		Use:   "up",
@@ -135,7 +138,7 @@ running it again resumes with the same data.`,
 			defer stop()
 			start := time.Now()
 			p, err := platform.Start(ctx, platform.Config{
-				DataDir: dataDir, DatabaseURL: dbURL, PostgresBinDir: pgBin, Server: scfg, Logger: log,
+				DataDir: dataDir, DatabaseURL: dbURL, PostgresBinDir: pgBin, Server: scfg, Logger: log, NoNode: noNode,
 			})
 			if err != nil {
 				return err
@@ -149,6 +152,70 @@ running it again resumes with the same data.`,
 	cmd.Flags().StringVar(&dataDir, "data-dir", platform.DefaultDataDir(), "where Slipway keeps its data")
 	cmd.Flags().StringVar(&dbURL, "database-url", "", "external PostgreSQL (postgres://…); empty runs a private one")
 	cmd.Flags().StringVar(&pgBin, "postgres-bin", "", "directory of PostgreSQL 15's binaries (default /usr/lib/postgresql/15/bin)")
+	cmd.Flags().BoolVar(&noNode, "no-node", false, "run the control plane only: this machine runs no pods")
+	return cmd
+}
+
+func newNode() *cobra.Command {
+	var (
+		logs                             logFlags
+		serverURL, caFile                string
+		token, tokenFile                 string
+		name, dataDir, listen, advertise string
+		podSubnet, bridge                string
+	)
+	cmd := &cobra.Command{
+		Use:   "node",
+		Short: "Join this machine to a Slipway cluster as a node",
+		Long: `Run a node agent on this machine: a private containerd, the pod network, and
+the agent that registers the node and runs the pods the scheduler binds to it.
+The token is a service-account token bound to the system:node role.`,
+		Example: `  slipway node --server https://api.example.com:8443 --certificate-authority ca.crt \
+      --token-file node.token --listen 0.0.0.0:10250 --advertise 192.0.2.10:10250`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			log, err := logs.logger()
+			if err != nil {
+				return err
+			}
+			if tokenFile != "" {
+				b, err := os.ReadFile(tokenFile)
+				if err != nil {
+					return fmt.Errorf("--token-file: %w", err)
+				}
+				token = strings.TrimSpace(string(b))
+			}
+			if serverURL == "" || token == "" {
+				return errors.New("--server and --token (or --token-file) are required")
+			}
+			c, err := client.New(client.Config{Server: serverURL, CAFile: caFile, Token: token})
+			if err != nil {
+				return err
+			}
+			ctx, stop := signalContext()
+			defer stop()
+			n, err := host.Start(ctx, host.Config{Name: name, Dir: dataDir, Client: c, Listen: listen, Advertise: advertise,
+				PodSubnet: podSubnet, Bridge: bridge, Logger: log})
+			if err != nil {
+				return err
+			}
+			// Restarting the agent must not disturb running pods: they keep
+			// running and are adopted on the next start.
+			return waitAndStop(ctx, log, n.Failed(), func(ctx context.Context) error { return n.Stop(ctx, false) })
+		},
+	}
+	logs.add(cmd)
+	f := cmd.Flags()
+	f.StringVar(&serverURL, "server", "", "the API server's URL")
+	f.StringVar(&caFile, "certificate-authority", "", "the cluster CA (the server's <data-dir>/pki/ca.crt)")
+	f.StringVar(&token, "token", "", "the node's service-account token")
+	f.StringVar(&tokenFile, "token-file", "", "file holding the node's service-account token")
+	f.StringVar(&name, "name", platform.NodeName(), "the node's name")
+	f.StringVar(&dataDir, "data-dir", "/var/lib/slipway-node", "where the node keeps containerd, pod logs and its certificate")
+	f.StringVar(&listen, "listen", "0.0.0.0:10250", "address of the endpoint the API server calls for logs and exec")
+	f.StringVar(&advertise, "advertise", "", "address the API server uses to reach the endpoint (default: the listen address)")
+	f.StringVar(&podSubnet, "pod-subnet", host.DefaultPodSubnet, "address range of this node's pods")
+	f.StringVar(&bridge, "bridge", "", "name of the pod bridge (default slipway0)")
 	return cmd
 }
 

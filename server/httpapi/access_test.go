@@ -93,7 +93,9 @@ func expect(t *testing.T, who, verb, resource, sub, project, name string) bool {
 			case "configmaps":
 				return read && sub == ""
 			case "pods":
-				return read && (sub == "" || sub == "status") || sub == "status" && (verb == "update" || verb == "patch")
+				// Status, and a patch to release a stopped pod's finalizer.
+				return read && (sub == "" || sub == "status") || sub == "status" && (verb == "update" || verb == "patch") ||
+					sub == "" && verb == "patch"
 			}
 			return false
 		}

@@ -1,0 +1,230 @@
+// Package agent is Slipway's node agent. It registers its node with the API
+// and keeps it alive with a Lease, runs the pods bound to the node through
+// containerd and runc (package node/runtime), probes their containers,
+// restarts them by their restart policy, stops deleted pods gracefully and
+// reports what really happens in the pods' and node's status. It is an API
+// client with its own token (the system:node role) and keeps no state the
+// node cannot rebuild: a restarted agent adopts the containers that run and
+// never restarts them. Handler serves the container logs and exec endpoints
+// the API server proxies to.
+package agent
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/containerd/containerd/v2/client"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/slipway/slipway/api"
+	apiclient "github.com/slipway/slipway/api/client"
+	"github.com/slipway/slipway/node/runtime"
+)
+
+// Config configures an Agent.
+type Config struct {
+	// NodeName is the Node object's name. Required.
+	NodeName string
+	// Client talks to the API with the node's token (role system:node). Required.
+	Client *apiclient.Client
+	// Runtime says how to run pods: containerd client, namespace, state
+	// directory and pod network. Required (Logger defaults to the agent's).
+	Runtime runtime.Options
+	// ContainerdVersion and RuncVersion are reported in status.nodeInfo
+	// (node/containerd's Daemon.Versions()).
+	ContainerdVersion, RuncVersion string
+	// Labels are added to the node's own labels (slipway.io/hostname,
+	// slipway.io/arch, slipway.io/os).
+	Labels map[string]string
+	// Taints are set on the node when it is first registered; afterwards
+	// the spec belongs to the admins.
+	Taints []api.Taint
+	// Addresses are reported in status.addresses; default the host name and
+	// the first non-loopback IPv4 address.
+	Addresses []api.NodeAddress
+	// DaemonEndpoint is the URL where Handler is served, reported in
+	// status.daemonEndpoint for the API server's proxy.
+	DaemonEndpoint string
+	// MaxPods is the pods capacity; default 110.
+	MaxPods int
+	// HeartbeatInterval is how often the Lease is renewed (its duration is
+	// four times as long) and node conditions are measured; default 10 s.
+	HeartbeatInterval time.Duration
+	// NodeStatusInterval is the longest time between two node status
+	// writes when nothing changes; default 1 min.
+	NodeStatusInterval time.Duration
+	// ResyncInterval is the longest time between two reconciles of a pod;
+	// default 10 s. Container exits are seen at once through containerd's
+	// events.
+	ResyncInterval time.Duration
+	// Workers is the number of pods reconciled at once; default 8 (a
+	// graceful stop holds one worker for up to the grace period).
+	Workers int
+	// RestartBackoff is the first crash-loop delay, doubling up to
+	// MaxRestartBackoff, and reset once a container ran BackoffReset
+	// without exiting; defaults 10 s, 5 min, 10 min. The first restart
+	// after a run is immediate. Missing images are retried on the same
+	// schedule.
+	RestartBackoff, MaxRestartBackoff, BackoffReset time.Duration
+	// OrphanGracePeriod is the grace given to pods that run here but whose
+	// API object is gone; default 30 s.
+	OrphanGracePeriod time.Duration
+	// RetryMax bounds the back-off between attempts to reach the API;
+	// default 30 s.
+	RetryMax time.Duration
+	// Registerer receives the agent's metrics; nil registers none.
+	Registerer prometheus.Registerer
+	// Logger is the agent's logger; default slog.Default().
+	Logger *slog.Logger
+	// Now is the clock; default time.Now.
+	Now func() time.Time
+}
+
+// Agent runs the pods of one node.
+type Agent struct {
+	cfg     Config
+	log     *slog.Logger
+	rt      *runtime.Runtime
+	ctr     *client.Client
+	pods    *podCache
+	queue   *queue
+	metrics *metrics
+	hostIP  string
+
+	mu     sync.Mutex
+	states map[string]*podState // by pod UID
+	// runCtx is the context of Run, parent of probe goroutines.
+	runCtx context.Context
+	probes sync.WaitGroup
+}
+
+// New checks the configuration and builds the runtime. It talks to neither
+// the API nor containerd.
+func New(cfg Config) (*Agent, error) {
+	switch {
+	case cfg.NodeName == "":
+		return nil, errors.New("agent: Config.NodeName is required")
+	case cfg.Client == nil:
+		return nil, errors.New("agent: Config.Client is required")
+	case cfg.Runtime.Client == nil:
+		return nil, errors.New("agent: Config.Runtime.Client is required")
+	}
+	if err := api.ValidateName("nodeName", cfg.NodeName); err != nil {
+		return nil, fmt.Errorf("agent: %w", err)
+	}
+	def := func(d *time.Duration, v time.Duration) {
+		if *d <= 0 {
+			*d = v
+		}
+	}
+	def(&cfg.HeartbeatInterval, 10*time.Second)
+	def(&cfg.NodeStatusInterval, time.Minute)
+	def(&cfg.ResyncInterval, 10*time.Second)
+	def(&cfg.RestartBackoff, 10*time.Second)
+	def(&cfg.MaxRestartBackoff, 5*time.Minute)
+	def(&cfg.BackoffReset, 10*time.Minute)
+	def(&cfg.OrphanGracePeriod, 30*time.Second)
+	def(&cfg.RetryMax, 30*time.Second)
+	if cfg.MaxPods <= 0 {
+		cfg.MaxPods = 110
+	}
+	if cfg.Workers <= 0 {
+		cfg.Workers = 8
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	log := cfg.Logger.With("node", cfg.NodeName)
+	if cfg.Runtime.Logger == nil {
+		cfg.Runtime.Logger = log
+	}
+	rt, err := runtime.New(cfg.Runtime)
+	if err != nil {
+		return nil, fmt.Errorf("agent: %w", err)
+	}
+	if len(cfg.Addresses) == 0 {
+		cfg.Addresses = hostAddresses()
+	}
+	a := &Agent{
+		cfg: cfg, log: log, rt: rt, ctr: cfg.Runtime.Client,
+		pods: newPodCache(), queue: newQueue(), states: map[string]*podState{},
+		metrics: newMetrics(cfg.Registerer),
+	}
+	for _, addr := range cfg.Addresses {
+		if addr.Type == "InternalIP" {
+			a.hostIP = addr.Address
+			break
+		}
+	}
+	return a, nil
+}
+
+// Runtime is the runtime the agent drives (tests inspect it).
+func (a *Agent) Runtime() *runtime.Runtime { return a.rt }
+
+// Run registers the node, then heartbeats, watches the node's pods and
+// reconciles them until ctx ends. Every goroutine it starts has ended when
+// it returns; running containers are left running. The API being away is
+// not an error: Run retries with back-off and catches up.
+func (a *Agent) Run(ctx context.Context) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	a.mu.Lock()
+	a.runCtx = ctx
+	a.mu.Unlock()
+	a.queue.start()
+	var wg sync.WaitGroup
+	goRun := func(f func(context.Context)) {
+		wg.Go(func() { f(ctx) })
+	}
+	goRun(a.runNode)
+	goRun(a.runLease)
+	goRun(a.runPodWatch)
+	goRun(a.runEvents)
+	goRun(a.runResync)
+	for range a.cfg.Workers {
+		goRun(a.runWorker)
+	}
+	a.log.InfoContext(ctx, "node agent started")
+	<-ctx.Done()
+	a.queue.shutDown()
+	wg.Wait()
+	a.probes.Wait()
+	a.log.Info("node agent stopped")
+	return nil
+}
+
+// retryDelay is the n-th delay of the API retry back-off: 250 ms doubling
+// up to RetryMax.
+func (a *Agent) retryDelay(n int) time.Duration {
+	d := 250 * time.Millisecond << min(n, 16)
+	return min(d, a.cfg.RetryMax)
+}
+
+// sleep waits d or until ctx ends; it reports whether ctx is still alive.
+func sleep(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
+	}
+}
+
+func hostname() string {
+	h, err := os.Hostname()
+	if err != nil {
+		return "localhost"
+	}
+	return h
+}

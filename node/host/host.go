@@ -1,0 +1,263 @@
+// Package host runs a whole Slipway node on this machine: a private
+// containerd (unless one is given), the pod network, the node agent, and
+// the agent's HTTPS endpoint for logs and exec, which only the API server
+// may call (mutual TLS with the cluster CA). `slipway node` and
+// `slipway up` both use it.
+package host
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/slipway/slipway/api/client"
+	"github.com/slipway/slipway/node/agent"
+	"github.com/slipway/slipway/node/cninet"
+	"github.com/slipway/slipway/node/containerd"
+	"github.com/slipway/slipway/node/runtime"
+	"github.com/slipway/slipway/server/pki"
+)
+
+// DefaultPodSubnet is the pod address range of a node on the bridge
+// network.
+const DefaultPodSubnet = "10.128.0.0/16"
+
+// Config configures a node.
+type Config struct {
+	// Name is the node's name (default: the host name).
+	Name string
+	// Dir holds the node's state: containerd, pod network, logs, certificate.
+	Dir string
+	// Client talks to the API with the node's service-account token.
+	Client *client.Client
+	// Listen is the agent endpoint's address (default 127.0.0.1:0 — only
+	// the API server on this machine can reach it; use 0.0.0.0:10250 when
+	// the API server runs elsewhere).
+	Listen string
+	// Advertise is the address the API server uses to reach the endpoint
+	// (default: the listener's address).
+	Advertise string
+	// PodSubnet is the bridge network's pod range (default DefaultPodSubnet).
+	PodSubnet string
+	// Bridge is the Linux bridge's name (default slipway0).
+	Bridge string
+	// Agent tunes the agent (intervals, back-off); Name, Client, Runtime,
+	// versions and DaemonEndpoint are filled in.
+	Agent      agent.Config
+	Registerer prometheus.Registerer
+	Logger     *slog.Logger
+}
+
+// Node is a running node.
+type Node struct {
+	log        *slog.Logger
+	containerd *containerd.Daemon
+	agent      *agent.Agent
+	server     *http.Server
+	cancel     context.CancelFunc
+	wg         sync.WaitGroup
+	runErr     chan error
+}
+
+// Start brings the node up: containerd, the pod network, the endpoint's
+// certificate (signed by the cluster CA through the API), the endpoint,
+// and the agent, which registers the node and adopts the pods containerd
+// already runs.
+func Start(ctx context.Context, cfg Config) (_ *Node, err error) {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.Name == "" {
+		if cfg.Name, err = os.Hostname(); err != nil {
+			return nil, fmt.Errorf("node name: %w", err)
+		}
+	}
+	if cfg.Listen == "" {
+		cfg.Listen = "127.0.0.1:0"
+	}
+	if cfg.PodSubnet == "" {
+		cfg.PodSubnet = DefaultPodSubnet
+	}
+	subnet, err := netip.ParsePrefix(cfg.PodSubnet)
+	if err != nil {
+		return nil, fmt.Errorf("pod subnet %q: %w", cfg.PodSubnet, err)
+	}
+	log := cfg.Logger.With("node", cfg.Name)
+	n := &Node{log: log, runErr: make(chan error, 1)}
+	defer func() {
+		if err != nil {
+			n.Stop(context.Background(), false)
+		}
+	}()
+	if err := os.MkdirAll(cfg.Dir, 0o700); err != nil {
+		return nil, fmt.Errorf("node directory: %w", err)
+	}
+	n.containerd, err = containerd.Start(ctx, containerd.Config{Dir: filepath.Join(cfg.Dir, "containerd"), Logger: log})
+	if err != nil {
+		return nil, err
+	}
+	network, err := cninet.New(cninet.Config{Dir: filepath.Join(cfg.Dir, "cni"), Subnet: subnet, Bridge: cfg.Bridge})
+	if err != nil {
+		return nil, fmt.Errorf("pod network: %w", err)
+	}
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		return nil, fmt.Errorf("node endpoint: %w", err)
+	}
+	advertise := cfg.Advertise
+	if advertise == "" {
+		advertise = ln.Addr().String()
+	}
+	tlsConfig, err := endpointTLS(ctx, cfg.Client, cfg.Name, advertise)
+	if err != nil {
+		ln.Close()
+		return nil, err
+	}
+	versions := n.containerd.Versions()
+	acfg := cfg.Agent
+	acfg.NodeName, acfg.Client = cfg.Name, cfg.Client
+	acfg.Runtime = runtime.Options{Client: n.containerd.Client(), Namespace: n.containerd.Namespace(),
+		Dir: filepath.Join(cfg.Dir, "pods"), Network: network, Logger: log}
+	acfg.ContainerdVersion, acfg.RuncVersion = versions.Containerd, versions.Runc
+	acfg.DaemonEndpoint = "https://" + advertise
+	acfg.Registerer, acfg.Logger = cfg.Registerer, log
+	if n.agent, err = agent.New(acfg); err != nil {
+		ln.Close()
+		return nil, err
+	}
+	n.server = &http.Server{Handler: n.agent.Handler(), TLSConfig: tlsConfig, ReadHeaderTimeout: 10 * time.Second,
+		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelDebug)}
+	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	n.cancel = cancel
+	n.wg.Add(2)
+	go func() {
+		defer n.wg.Done()
+		if err := n.server.ServeTLS(ln, "", ""); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			log.Error("node endpoint stopped", "error", err)
+		}
+	}()
+	go func() {
+		defer n.wg.Done()
+		n.runErr <- n.agent.Run(runCtx)
+	}()
+	log.Info("node up", "endpoint", acfg.DaemonEndpoint, "containerd", versions.Containerd, "runc", versions.Runc)
+	return n, nil
+}
+
+// endpointTLS gets the endpoint a certificate from the cluster CA and
+// accepts only the API server's client certificate.
+func endpointTLS(ctx context.Context, c *client.Client, node, advertise string) (*tls.Config, error) {
+	host, _, err := net.SplitHostPort(advertise)
+	if err != nil {
+		return nil, fmt.Errorf("advertise address %q: %w", advertise, err)
+	}
+	names, ips := []string{"localhost", node}, []string{"127.0.0.1"}
+	if net.ParseIP(host) != nil {
+		ips = append(ips, host)
+	} else {
+		names = append(names, host)
+	}
+	csr, key, err := pki.NewCertificateRequest(names, ips)
+	if err != nil {
+		return nil, err
+	}
+	body, _ := json.Marshal(map[string]string{"csr": string(csr)})
+	var signed struct{ Certificate, CA string }
+	if err := c.Do(ctx, http.MethodPost, "/api/v1/nodes/"+node+"/certificate", "application/json", body, &signed); err != nil {
+		return nil, fmt.Errorf("get the node endpoint's certificate: %w", err)
+	}
+	keyDER, err := x509.MarshalECPrivateKey(key)
+	if err != nil {
+		return nil, err
+	}
+	cert, err := tls.X509KeyPair([]byte(signed.Certificate), pemBlock("EC PRIVATE KEY", keyDER))
+	if err != nil {
+		return nil, fmt.Errorf("node endpoint certificate: %w", err)
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM([]byte(signed.CA)) {
+		return nil, errors.New("the API server sent no CA certificate")
+	}
+	return &tls.Config{
+		Certificates: []tls.Certificate{cert},
+		ClientAuth:   tls.RequireAndVerifyClientCert,
+		ClientCAs:    pool,
+		MinVersion:   tls.VersionTLS12,
+		VerifyConnection: func(cs tls.ConnectionState) error {
+			if len(cs.PeerCertificates) == 0 || cs.PeerCertificates[0].Subject.CommonName != pki.APIServerClientCN {
+				return errors.New("only the API server may call the node endpoint")
+			}
+			return nil
+		},
+	}, nil
+}
+
+// Agent returns the node's agent.
+func (n *Node) Agent() *agent.Agent { return n.agent }
+
+// Failed delivers the agent's error if it stops on its own.
+func (n *Node) Failed() <-chan error { return n.runErr }
+
+// Stop stops the agent and the endpoint. With stopPods it also stops every
+// pod (a whole-machine shutdown); without, running containers keep running
+// and a restarted node adopts them. containerd stops last; its shims keep
+// any running containers alive.
+func (n *Node) Stop(ctx context.Context, stopPods bool) error {
+	var errs []error
+	if n.cancel != nil {
+		n.cancel()
+	}
+	if n.server != nil {
+		errs = append(errs, n.server.Shutdown(ctx))
+	}
+	n.wg.Wait()
+	if stopPods && n.agent != nil {
+		errs = append(errs, n.stopAllPods(ctx))
+	}
+	if n.containerd != nil {
+		errs = append(errs, n.containerd.Stop(ctx))
+	}
+	return errors.Join(errs...)
+}
+
+// stopAllPods stops every pod of the node in parallel (SIGTERM, a short
+// grace, SIGKILL) and removes what they leave.
+func (n *Node) stopAllPods(ctx context.Context) error {
+	rt := n.agent.Runtime()
+	pods, err := rt.ListPods(ctx)
+	if err != nil {
+		return err
+	}
+	var wg sync.WaitGroup
+	errs := make([]error, len(pods))
+	for i, p := range pods {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := rt.StopPod(ctx, p.UID, stopGrace); err != nil {
+				errs[i] = err
+				return
+			}
+			errs[i] = rt.DeletePod(ctx, p.UID)
+		}()
+	}
+	wg.Wait()
+	n.log.Info("stopped every pod", "pods", len(pods))
+	return errors.Join(errs...)
+}
+
+// stopGrace is the grace a whole-machine shutdown gives each pod.
+const stopGrace = 10 * time.Second
