@@ -8,19 +8,26 @@ DATA_DIR ?=
 SLIPWAY_FLAGS ?=
 
 # Packages whose tests need no real peer: they run first so failures surface early.
-UNIT_PKGS := ./api/... ./server/watch/... ./server/pki/... ./router/haproxycfg/... ./internal/...
+UNIT_PKGS := ./api/... ./server/watch/... ./server/pki/... ./server/reconcile/... ./router/haproxycfg/... ./auth/rbac/... ./auth/local/... ./web/... ./internal/...
 # Fuzz targets (package:target), each run briefly by `make test`.
 FUZZ_TARGETS := ./api:FuzzDecodeObject ./api/labels:FuzzParse ./api/mergepatch:FuzzApply
 FUZZ_TIME ?= 10s
 
-.PHONY: all deps build run test lint unit fuzz integration crossbuild bench clean
+.PHONY: all deps build web run test lint unit fuzz integration crossbuild bench clean
 
 all: build
 
 deps:
 	@scripts/deps.sh
 
-build:
+# The console is built with npm and embedded in slipway (go:embed), so it is
+# built before the Go binaries; only when its sources changed.
+WEB_SOURCES := $(shell find web/src web/index.html web/public web/package.json web/package-lock.json web/vite.config.ts web/tsconfig.json -type f 2>/dev/null)
+web: web/dist/index.html
+web/dist/index.html: $(WEB_SOURCES)
+	cd web && npm run build
+
+build: web
 	@mkdir -p $(BIN)
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/slipway ./cmd/slipway
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/slip ./cmd/slip
@@ -28,7 +35,7 @@ build:
 run: deps build
 	$(BIN)/slipway up $(if $(DATA_DIR),--data-dir $(DATA_DIR)) $(SLIPWAY_FLAGS)
 
-test: deps
+test: deps web
 	@start=$$(date +%s); \
 	$(MAKE) --no-print-directory lint unit fuzz integration crossbuild && \
 	echo "make test: all passed in $$(( $$(date +%s) - start ))s"
@@ -40,6 +47,7 @@ lint:
 
 unit:
 	$(GO) test -count=1 $(UNIT_PKGS)
+	cd web && npm test
 
 fuzz:
 	@for t in $(FUZZ_TARGETS); do \

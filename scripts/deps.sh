@@ -17,6 +17,8 @@ packages=(
   haproxy
   # identity tests: LDAP directory and an independent OIDC provider
   slapd ldap-utils glewlwyd dbconfig-no-thanks sqlite3
+  # the console's browser tests (Playwright drives Debian's Chromium)
+  chromium
   # tools the tests and the quick start use
   git curl ca-certificates
 )
@@ -59,3 +61,16 @@ if ! command -v go >/dev/null 2>&1; then
 fi
 go mod download
 echo "deps: Go modules present"
+
+# The console's npm packages, installed again only when the lock file changed.
+web=$(dirname "$0")/../web
+if [ -f "$web/package-lock.json" ]; then
+  if ! command -v npm >/dev/null 2>&1; then
+    echo "deps: npm is not installed (need Node.js 20 and npm)" >&2
+    exit 1
+  fi
+  if [ ! -f "$web/node_modules/.package-lock.json" ] || [ "$web/package-lock.json" -nt "$web/node_modules/.package-lock.json" ]; then
+    (cd "$web" && npm ci --no-audit --no-fund --loglevel=error)
+  fi
+  echo "deps: npm packages present"
+fi

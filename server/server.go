@@ -37,6 +37,7 @@ import (
 	"github.com/slipway/slipway/server/reconcile"
 	"github.com/slipway/slipway/server/resource"
 	"github.com/slipway/slipway/server/store"
+	"github.com/slipway/slipway/web"
 )
 
 // DefaultListen is the API's default address: loopback only.
@@ -188,6 +189,7 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 		Informers:     informers,
 		Authority:     authority,
 		NodeClient:    nodeClient,
+		Console:       web.Handler(),
 	})
 	s.runControllers(base, svc, catalogue, reconcile.NewMetrics(reg))
 

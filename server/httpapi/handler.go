@@ -63,6 +63,8 @@ type Config struct {
 	// NodeClient calls node agents (mutual TLS with the cluster CA) for
 	// logs and exec.
 	NodeClient *http.Client
+	// Console serves the web console at every path the API does not own.
+	Console http.Handler
 }
 
 // PasswordStore keeps local accounts' password hashes.
@@ -105,9 +107,13 @@ func New(cfg Config) *Handler {
 	h.routeAuth(r)
 	r.With(h.authenticate).Get("/api/v1", h.discovery)
 	r.With(h.authenticate).Handle("/api/v1/*", http.HandlerFunc(h.serveResource))
-	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
-		h.writeError(w, r, fmt.Errorf("no such path %q: %w", r.URL.Path, errdefs.ErrNotFound))
-	})
+	if cfg.Console != nil {
+		r.NotFound(cfg.Console.ServeHTTP)
+	} else {
+		r.NotFound(func(w http.ResponseWriter, r *http.Request) {
+			h.writeError(w, r, fmt.Errorf("no such path %q: %w", r.URL.Path, errdefs.ErrNotFound))
+		})
+	}
 	r.MethodNotAllowed(func(w http.ResponseWriter, r *http.Request) {
 		h.writeError(w, r, fmt.Errorf("method %s not allowed on %s: %w", r.Method, r.URL.Path, errdefs.ErrNotAllowed))
 	})

@@ -85,12 +85,12 @@ type upProcess struct {
 
 var urlLine = regexp.MustCompile(`API:\s+(https://\S+)`)
 
-func startUp(t *testing.T, data string) *upProcess {
+func startUp(t *testing.T, data string, flags ...string) *upProcess {
 	t.Helper()
 	if _, err := os.Stat(filepath.Join(pgserver.DefaultBinDir, "postgres")); err != nil {
 		testpeer.Missing(t, "PostgreSQL 15", err)
 	}
-	cmd := exec.Command(binary(t, "slipway"), "up", "--data-dir", data, "--listen", "127.0.0.1:0")
+	cmd := exec.Command(binary(t, "slipway"), append([]string{"up", "--data-dir", data, "--listen", "127.0.0.1:0"}, flags...)...)
 	cmd.Env = append(os.Environ(), "SLIPWAY_BOOTSTRAP_PASSWORD="+adminPassword)
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {

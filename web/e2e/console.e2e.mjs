@@ -1,0 +1,283 @@
+// @ts-check
+// End-to-end test of the console against a running Slipway, in Debian's
+// Chromium driven by playwright-core (no downloaded browser):
+//
+//   SLIPWAY_URL=https://localhost:8443 SLIPWAY_ADMIN_PASSWORD=… [SLIPWAY_CA=ca.crt] npm run e2e
+//
+// It logs in (by keyboard, after a refused password), creates a project
+// with the form and sees it, sees a project created through the API appear
+// live, filters, opens the login-command page, deletes the project after
+// confirming, switches theme and logs out. Screenshots of each page go to
+// test/artifacts/console/ at the repository's root (SLIPWAY_ARTIFACTS).
+//
+// With SLIPWAY_CA the server's certificate is checked against that CA and
+// only that certificate is trusted by the browser; without it, certificate
+// errors are ignored.
+
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { connect } from 'node:tls';
+import { fileURLToPath } from 'node:url';
+import { chromium } from 'playwright-core';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const baseURL = required('SLIPWAY_URL').replace(/\/+$/, '');
+const adminUser = process.env.SLIPWAY_ADMIN_USER || 'admin';
+const adminPassword = required('SLIPWAY_ADMIN_PASSWORD');
+const artifacts = resolve(process.env.SLIPWAY_ARTIFACTS || join(here, '../../test/artifacts/console'));
+const executablePath = process.env.CHROMIUM || '/usr/bin/chromium';
+const timeout = 30_000;
+
+/** @param {string} name */
+function required(name) {
+  const value = process.env[name];
+  if (!value) {
+    console.error(`e2e: set ${name} (see the comment at the top of ${fileURLToPath(import.meta.url)})`);
+    process.exit(2);
+  }
+  return value;
+}
+
+/**
+ * spkiOfServer connects to the server, verifies its certificate against the
+ * CA file, and returns the base64 SHA-256 of its public key, which Chromium
+ * accepts as the one certificate to trust.
+ * @param {string} url
+ * @param {string} caFile
+ * @returns {Promise<string>}
+ */
+function spkiOfServer(url, caFile) {
+  const { hostname, port } = new URL(url);
+  return new Promise((resolvePin, reject) => {
+    const socket = connect({ host: hostname, port: Number(port || 443), servername: hostname, ca: readFileSync(caFile) }, () => {
+      const cert = socket.getPeerX509Certificate();
+      socket.end();
+      if (!cert) return reject(new Error('the server sent no certificate'));
+      const der = cert.publicKey.export({ type: 'spki', format: 'der' });
+      resolvePin(createHash('sha256').update(der).digest('base64'));
+    });
+    socket.on('error', reject);
+  });
+}
+
+/** @param {boolean} condition @param {string} message */
+function check(condition, message) {
+  if (!condition) throw new Error(`check failed: ${message}`);
+}
+
+const steps = /** @type {string[]} */ ([]);
+/** @param {string} name @param {() => Promise<void>} fn */
+async function step(name, fn) {
+  const started = Date.now();
+  await fn();
+  steps.push(name);
+  console.log(`ok   ${name} (${Date.now() - started} ms)`);
+}
+
+async function main() {
+  mkdirSync(artifacts, { recursive: true });
+  const args = [
+    '--headless',
+    '--no-sandbox',
+    '--disable-gpu',
+    '--disable-quic',
+    '--no-first-run',
+    '--disable-background-networking',
+    '--disable-component-update',
+    '--disable-sync',
+  ];
+  const ca = process.env.SLIPWAY_CA;
+  if (ca && baseURL.startsWith('https:')) args.push(`--ignore-certificate-errors-spki-list=${await spkiOfServer(baseURL, ca)}`);
+
+  const profile = mkdtempSync(join(tmpdir(), 'slipway-e2e-'));
+  const context = await chromium.launchPersistentContext(profile, {
+    executablePath,
+    args,
+    headless: true,
+    ignoreHTTPSErrors: !ca,
+    viewport: { width: 1280, height: 800 },
+    colorScheme: 'light',
+    baseURL,
+  });
+  const problems = /** @type {string[]} */ ([]);
+  try {
+    await context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: new URL(baseURL).origin });
+    const page = context.pages()[0] ?? (await context.newPage());
+    page.setDefaultTimeout(timeout);
+    page.on('pageerror', (error) => problems.push(`page error: ${error.message}`));
+    page.on('console', (message) => {
+      // Refused requests (the wrong password, the revoked token) are logged
+      // by the browser itself; anything else logged as an error is a bug.
+      if (message.type() === 'error' && !message.text().startsWith('Failed to load resource')) {
+        problems.push(`console error: ${message.text()}`);
+      }
+    });
+    /** @param {string} name */
+    const shot = (name) => page.screenshot({ path: join(artifacts, `${name}.png`) });
+
+    const suffix = Date.now().toString(36);
+    const project = `e2e-${suffix}`;
+    const live = `e2e-live-${suffix}`;
+    let token = '';
+
+    /**
+     * api calls the API from the page, as the console does.
+     * @param {string} method @param {string} path @param {unknown} [body] @param {string} [bearer]
+     * @returns {Promise<{status: number, body: string}>}
+     */
+    const api = (method, path, body, bearer = token) =>
+      page.evaluate(
+        async ({ method, path, body, bearer }) => {
+          const response = await fetch(path, {
+            method,
+            headers: { Authorization: `Bearer ${bearer}`, 'Content-Type': 'application/json' },
+            body: body === undefined ? undefined : JSON.stringify(body),
+          });
+          return { status: response.status, body: await response.text() };
+        },
+        { method, path, body, bearer },
+      );
+
+    await step('an anonymous visit lands on the login page', async () => {
+      await page.goto('/projects');
+      await page.getByRole('heading', { name: 'Log in to Slipway' }).waitFor();
+      check(new URL(page.url()).pathname === '/login', `at ${page.url()}`);
+      await page.getByLabel('User name', { exact: true }).waitFor();
+      await shot('01-login');
+    });
+
+    await step('a wrong password shows the server’s message (keyboard only)', async () => {
+      await page.getByRole('heading', { name: 'Log in to Slipway' }).focus();
+      await page.keyboard.press('Tab');
+      check(await page.getByLabel('User name', { exact: true }).evaluate((el) => el === document.activeElement), 'Tab reaches the user name');
+      await page.keyboard.type(adminUser);
+      await page.keyboard.press('Tab');
+      await page.keyboard.type(`${adminPassword}-wrong`);
+      await page.keyboard.press('Enter');
+      const alert = page.getByRole('form', { name: 'Log in with a password' }).getByRole('alert');
+      await alert.waitFor();
+      const said = (await alert.innerText()).trim();
+      check(said !== '' && !said.startsWith('Cannot reach the server'), `the alert carries the server’s message, got “${said}”`);
+      await shot('02-login-refused');
+    });
+
+    await step('the right password logs in to the projects page', async () => {
+      // The failed attempt left the focus in the emptied password field.
+      check(await page.getByLabel('Password', { exact: true }).evaluate((el) => el === document.activeElement), 'focus is in the password field');
+      await page.keyboard.type(adminPassword);
+      await page.keyboard.press('Enter');
+      await page.getByRole('heading', { name: 'Projects', level: 1 }).waitFor();
+      await page.getByRole('button', { name: 'Log out' }).waitFor();
+      await page.getByText('Live', { exact: true }).waitFor();
+      token = await page.evaluate(() => sessionStorage.getItem('slipway.token') ?? '');
+      check(token !== '', 'the token is kept in sessionStorage');
+      await shot('03-projects');
+    });
+
+    await step('the create form refuses an invalid name before submitting', async () => {
+      await page.getByRole('button', { name: 'Create project' }).first().click();
+      const dialog = page.getByRole('dialog', { name: 'Create a project' });
+      await dialog.waitFor();
+      await dialog.getByLabel('Name', { exact: true }).fill('Not_Valid');
+      await dialog.getByRole('button', { name: 'Create' }).click();
+      await dialog.getByText('Use lower-case letters only.').waitFor();
+      await shot('04-create-invalid');
+    });
+
+    await step('a project created with the form appears in the list', async () => {
+      const dialog = page.getByRole('dialog', { name: 'Create a project' });
+      await dialog.getByLabel('Display name').fill(`End-to-end ${suffix}`);
+      await dialog.getByLabel('Name', { exact: true }).fill(project);
+      await dialog.getByLabel('Description').fill('Created by the console e2e test.');
+      await shot('05-create-dialog');
+      await dialog.getByRole('button', { name: 'Create' }).click();
+      await dialog.waitFor({ state: 'hidden' });
+      const row = page.locator(`tr[data-project="${project}"]`);
+      await row.waitFor();
+      await row.getByText('Active').waitFor();
+      await shot('06-project-created');
+    });
+
+    await step('a project created elsewhere appears live, and goes when deleted', async () => {
+      const created = await api('POST', '/api/v1/projects', { metadata: { name: live }, spec: { displayName: 'Made through the API' } });
+      check(created.status === 201 || created.status === 200, `create answered ${created.status}: ${created.body}`);
+      await page.locator(`tr[data-project="${live}"]`).waitFor();
+      const deleted = await api('DELETE', `/api/v1/projects/${live}`);
+      check(deleted.status === 202 || deleted.status === 200, `delete answered ${deleted.status}: ${deleted.body}`);
+      await page.locator(`tr[data-project="${live}"]`).waitFor({ state: 'detached', timeout: 60_000 });
+    });
+
+    await step('the filter narrows the list', async () => {
+      await page.getByLabel('Filter projects by name').fill(suffix);
+      await page.getByText(/1 project match/).waitFor();
+      check((await page.locator('tbody tr').count()) === 1, 'one row matches');
+      await shot('07-projects-filtered');
+      await page.getByLabel('Filter projects by name').fill('');
+    });
+
+    await step('the login-command page shows the command, the token on request, and copies', async () => {
+      await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Login command' }).click();
+      await page.getByRole('heading', { name: 'Login command', level: 1 }).waitFor();
+      const command = page.getByTestId('login-command');
+      const origin = new URL(baseURL).origin;
+      check((await command.innerText()).startsWith(`slip login ${origin} --token •`), 'the token is hidden at first');
+      check(!(await page.content()).includes(token), 'the token is not in the page while hidden');
+      await page.getByRole('button', { name: 'Show token' }).click();
+      check((await command.innerText()) === `slip login ${origin} --token ${token}`, 'the command carries the token');
+      await page.getByRole('button', { name: 'Copy command' }).click();
+      await page.getByRole('button', { name: 'Copied' }).waitFor();
+      const copied = await page.evaluate(() => navigator.clipboard.readText());
+      check(copied === `slip login ${origin} --token ${token}`, `the clipboard holds the command, got ${copied.slice(0, 40)}…`);
+      await page.getByRole('button', { name: 'Hide token' }).click();
+      await shot('08-login-command');
+    });
+
+    await step('a project is deleted after confirming its name', async () => {
+      await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Projects' }).click();
+      await page.getByRole('button', { name: `Delete project ${project}` }).click();
+      const dialog = page.getByRole('dialog', { name: 'Delete project?' });
+      await dialog.waitFor();
+      const confirm = dialog.getByRole('button', { name: 'Delete', exact: true });
+      check(await confirm.isDisabled(), 'Delete waits for the name');
+      await dialog.getByLabel(`Type ${project} to confirm`).fill(project);
+      await shot('09-delete-dialog');
+      await confirm.click();
+      await dialog.waitFor({ state: 'hidden' });
+      await page.locator(`tr[data-project="${project}"]`).waitFor({ state: 'detached', timeout: 60_000 });
+    });
+
+    await step('the dark theme', async () => {
+      await page.getByRole('button', { name: 'Switch to dark theme' }).click();
+      check((await page.evaluate(() => document.documentElement.dataset.theme)) === 'dark', 'html[data-theme=dark]');
+      await shot('10-projects-dark');
+      await page.getByRole('button', { name: 'Switch to light theme' }).click();
+    });
+
+    await step('log out ends the session and revokes the token', async () => {
+      await page.getByRole('button', { name: 'Log out' }).click();
+      await page.getByText('You have logged out.').waitFor();
+      check((await page.evaluate(() => sessionStorage.getItem('slipway.token'))) === null, 'the token is forgotten');
+      const after = await api('GET', '/api/v1/users/~');
+      check(after.status === 401, `the old token answers ${after.status}, want 401`);
+      await shot('11-logged-out');
+    });
+
+    check(problems.length === 0, `the page logged errors:\n  ${problems.join('\n  ')}`);
+    console.log(`${steps.length} passed, 0 failed`);
+    console.log(`screenshots in ${artifacts}`);
+  } catch (error) {
+    const page = context.pages()[0];
+    if (page) await page.screenshot({ path: join(artifacts, 'failure.png') }).catch(() => undefined);
+    console.error(`FAIL after ${steps.length} steps: ${error instanceof Error ? error.message : String(error)}`);
+    if (problems.length) console.error(`page errors:\n  ${problems.join('\n  ')}`);
+    console.log(`${steps.length} passed, 1 failed`);
+    process.exitCode = 1;
+  } finally {
+    await context.close();
+    rmSync(profile, { recursive: true, force: true });
+  }
+}
+
+await main();

@@ -1,0 +1,33 @@
+import type { ApiClient } from './client';
+import type { IdentityProvider, LoginResult, User } from './types';
+
+export async function listProviders(client: ApiClient, signal?: AbortSignal): Promise<IdentityProvider[]> {
+  const answer = await client.get<{ providers: IdentityProvider[] | null }>('/auth/providers', { anonymous: true, signal });
+  return answer.providers ?? [];
+}
+
+export interface PasswordLogin {
+  provider?: string;
+  username: string;
+  password: string;
+}
+
+export function passwordLogin(client: ApiClient, login: PasswordLogin): Promise<LoginResult> {
+  const body: PasswordLogin = { username: login.username, password: login.password };
+  if (login.provider) body.provider = login.provider;
+  return client.post<LoginResult>('/auth/login', body, { anonymous: true });
+}
+
+/** oidcStartUrl is where the browser goes to log in with an OIDC provider. */
+export function oidcStartUrl(client: ApiClient, provider: string, then: string): string {
+  return client.url(`/auth/oidc/${encodeURIComponent(provider)}/start`, { then });
+}
+
+/** logout revokes the session's token on the server. */
+export function logout(client: ApiClient): Promise<unknown> {
+  return client.post<unknown>('/auth/logout', undefined);
+}
+
+export function currentUser(client: ApiClient, signal?: AbortSignal): Promise<User> {
+  return client.get<User>('/api/v1/users/~', { signal });
+}

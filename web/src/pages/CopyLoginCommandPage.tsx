@@ -1,0 +1,101 @@
+import { useEffect, useId, useState } from 'react';
+import { useAuth } from '../auth/AuthContext';
+import { Alert } from '../components/Alert';
+import { PageTitle } from '../components/PageTitle';
+
+const masked = '•'.repeat(24);
+
+/** loginCommand is what a terminal runs to use this session. */
+export function loginCommand(origin: string, token: string): string {
+  return `slip login ${origin} --token ${token}`;
+}
+
+/**
+ * CopyLoginCommandPage hands this session's token to the CLI. The token is
+ * hidden until asked for, and copied without being shown.
+ */
+export function CopyLoginCommandPage() {
+  const { token } = useAuth();
+  const [shown, setShown] = useState(false);
+  const origin = window.location.origin;
+  const tokenId = useId();
+  const commandId = useId();
+  if (!token) return null;
+
+  const command = loginCommand(origin, token);
+  const visibleCommand = loginCommand(origin, shown ? token : masked);
+
+  return (
+    <section className="page__section page__section--narrow">
+      <PageTitle>Login command</PageTitle>
+      <p className="lead">
+        Use this session from a terminal. The token is yours: anyone who has it acts as you until it expires or you log out.
+      </p>
+
+      <h2 id={commandId} className="section__title">
+        Command
+      </h2>
+      <div className="copyable">
+        <code className="copyable__text" aria-labelledby={commandId} data-testid="login-command">
+          {visibleCommand}
+        </code>
+        <CopyButton text={command} label="Copy command" />
+      </div>
+
+      <h2 id={tokenId} className="section__title">
+        Token
+      </h2>
+      <div className="copyable">
+        <code className="copyable__text" aria-labelledby={tokenId} data-testid="login-token">
+          {shown ? token : masked}
+        </code>
+        <button type="button" className="button button--secondary" aria-pressed={shown} onClick={() => setShown((s) => !s)}>
+          {shown ? 'Hide token' : 'Show token'}
+        </button>
+        <CopyButton text={token} label="Copy token" />
+      </div>
+
+      <p className="muted">
+        Get the CLI, <code>slip</code>, from your administrator. If the server's certificate is signed by a private CA, add{' '}
+        <code>--certificate-authority ca.crt</code>.
+      </p>
+    </section>
+  );
+}
+
+type CopyState = 'idle' | 'copied' | 'failed';
+
+function CopyButton({ text, label }: { text: string; label: string }) {
+  const [state, setState] = useState<CopyState>('idle');
+
+  useEffect(() => {
+    if (state !== 'copied') return;
+    const timer = setTimeout(() => setState('idle'), 2500);
+    return () => clearTimeout(timer);
+  }, [state]);
+
+  const copy = async () => {
+    try {
+      await navigator.clipboard.writeText(text);
+      setState('copied');
+    } catch {
+      setState('failed');
+    }
+  };
+
+  return (
+    <>
+      <button type="button" className="button button--primary" onClick={() => void copy()}>
+        {state === 'copied' ? 'Copied' : label}
+      </button>
+      <span className="visually-hidden" role="status">
+        {state === 'copied' ? `${label}: copied to the clipboard` : ''}
+      </span>
+      {state === 'failed' && (
+        <div className="copyable__failure">
+          <Alert>The browser refused to copy. Show the token and copy it by hand.</Alert>
+        </div>
+      )}
+    </>
+  );
+}

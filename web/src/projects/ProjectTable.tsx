@@ -1,0 +1,63 @@
+import type { Project } from '../api/types';
+import { RelativeTime } from '../components/RelativeTime';
+import { isTerminating } from './store';
+
+export interface ProjectTableProps {
+  projects: readonly Project[];
+  onDelete: (project: Project) => void;
+}
+
+/** ProjectTable lists projects, one row each, with their actions. */
+export function ProjectTable({ projects, onDelete }: ProjectTableProps) {
+  return (
+    <table className="table" aria-label="Projects">
+      <thead>
+        <tr>
+          <th scope="col">Name</th>
+          <th scope="col">Description</th>
+          <th scope="col">Status</th>
+          <th scope="col">Created</th>
+          <th scope="col">
+            <span className="visually-hidden">Actions</span>
+          </th>
+        </tr>
+      </thead>
+      <tbody>
+        {projects.map((project) => {
+          const name = project.metadata.name;
+          const terminating = isTerminating(project);
+          return (
+            <tr key={name} data-project={name}>
+              <th scope="row" className="table__name">
+                <span className="table__primary">{project.spec.displayName || name}</span>
+                {project.spec.displayName && <span className="table__secondary">{name}</span>}
+              </th>
+              <td className="table__description">{project.spec.description || <span className="muted">—</span>}</td>
+              <td>
+                <PhaseLabel phase={terminating ? 'Terminating' : (project.status?.phase ?? 'Pending')} />
+              </td>
+              <td>
+                <RelativeTime timestamp={project.metadata.creationTimestamp} />
+              </td>
+              <td className="table__actions">
+                <button
+                  type="button"
+                  className="button button--plain button--danger-text"
+                  onClick={() => onDelete(project)}
+                  disabled={terminating}
+                  aria-label={`Delete project ${name}`}
+                >
+                  Delete
+                </button>
+              </td>
+            </tr>
+          );
+        })}
+      </tbody>
+    </table>
+  );
+}
+
+function PhaseLabel({ phase }: { phase: string }) {
+  return <span className={`label label--${phase.toLowerCase()}`}>{phase}</span>;
+}
