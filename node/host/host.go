@@ -54,6 +54,9 @@ type Config struct {
 	PodSubnet string
 	// Bridge is the Linux bridge's name (default slipway0).
 	Bridge string
+	// Namespace is the containerd namespace of the node's pods (default
+	// slipway).
+	Namespace string
 	// Agent tunes the agent (intervals, back-off); Name, Client, Runtime,
 	// versions and DaemonEndpoint are filled in.
 	Agent      agent.Config
@@ -105,11 +108,11 @@ func Start(ctx context.Context, cfg Config) (_ *Node, err error) {
 	if err := os.MkdirAll(cfg.Dir, 0o700); err != nil {
 		return nil, fmt.Errorf("node directory: %w", err)
 	}
-	n.containerd, err = containerd.Start(ctx, containerd.Config{Dir: filepath.Join(cfg.Dir, "containerd"), Logger: log})
+	n.containerd, err = containerd.Start(ctx, containerd.Config{Dir: filepath.Join(cfg.Dir, "containerd"), Namespace: cfg.Namespace, Logger: log})
 	if err != nil {
 		return nil, err
 	}
-	network, err := cninet.New(cninet.Config{Dir: filepath.Join(cfg.Dir, "cni"), Subnet: subnet, Bridge: cfg.Bridge})
+	network, err := cninet.New(cninet.Config{Dir: filepath.Join(cfg.Dir, "cni"), Subnet: subnet, Bridge: cfg.Bridge, NetworkName: cfg.Bridge})
 	if err != nil {
 		return nil, fmt.Errorf("pod network: %w", err)
 	}
@@ -130,10 +133,10 @@ func Start(ctx context.Context, cfg Config) (_ *Node, err error) {
 	acfg := cfg.Agent
 	acfg.NodeName, acfg.Client = cfg.Name, cfg.Client
 	acfg.Runtime = runtime.Options{Client: n.containerd.Client(), Namespace: n.containerd.Namespace(),
-		Dir: filepath.Join(cfg.Dir, "pods"), Network: network, Logger: log}
+		Dir: filepath.Join(cfg.Dir, "pods"), Network: network, Logger: cfg.Logger}
 	acfg.ContainerdVersion, acfg.RuncVersion = versions.Containerd, versions.Runc
 	acfg.DaemonEndpoint = "https://" + advertise
-	acfg.Registerer, acfg.Logger = cfg.Registerer, log
+	acfg.Registerer, acfg.Logger = cfg.Registerer, cfg.Logger
 	if n.agent, err = agent.New(acfg); err != nil {
 		ln.Close()
 		return nil, err
@@ -204,6 +207,9 @@ func endpointTLS(ctx context.Context, c *client.Client, node, advertise string) 
 		},
 	}, nil
 }
+
+// Containerd returns the node's containerd.
+func (n *Node) Containerd() *containerd.Daemon { return n.containerd }
 
 // Agent returns the node's agent.
 func (n *Node) Agent() *agent.Agent { return n.agent }

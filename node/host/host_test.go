@@ -1,0 +1,209 @@
+package host_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/slipway/slipway/api"
+	"github.com/slipway/slipway/api/client"
+	"github.com/slipway/slipway/internal/testpeer"
+	"github.com/slipway/slipway/node/agent/execstream"
+	"github.com/slipway/slipway/node/host"
+	"github.com/slipway/slipway/node/sampleimage"
+	"github.com/slipway/slipway/server"
+	"github.com/slipway/slipway/server/store/storetest"
+)
+
+func TestMain(m *testing.M) { storetest.Main(m) }
+
+const adminPassword = "host-test-admin-password"
+
+func login(t *testing.T, srv *server.Server) *client.Client {
+	t.Helper()
+	anon, err := client.New(client.Config{Server: srv.URL(), CAFile: srv.CAFile()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var res struct{ Token string }
+	body, _ := json.Marshal(map[string]string{"username": "admin", "password": adminPassword})
+	if err := anon.Do(context.Background(), "POST", "/auth/login", "application/json", body, &res); err != nil {
+		t.Fatal(err)
+	}
+	c, err := client.New(client.Config{Server: srv.URL(), CAFile: srv.CAFile(), Token: res.Token})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// A node as `slipway node` runs it: certificate from the cluster CA, logs
+// and exec through the API server's proxy, and an endpoint that answers
+// nobody but the API server.
+func TestNodeLogsAndExecThroughTheAPI(t *testing.T) {
+	testpeer.RequireRoot(t)
+	testpeer.RequireBinary(t, "containerd (Debian package containerd)", "containerd")
+	testpeer.RequireBinary(t, "runc (Debian package runc)", "runc")
+	if _, err := os.Stat("/usr/lib/cni/bridge"); err != nil {
+		testpeer.Missing(t, "containernetworking-plugins", err)
+	}
+	ctx := context.Background()
+	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
+	dir := t.TempDir()
+	srv, err := server.Start(ctx, server.Config{Listen: "127.0.0.1:0", DataDir: filepath.Join(dir, "server"),
+		DatabaseURL: storetest.NewDatabase(t), BootstrapPassword: adminPassword, Logger: quiet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Shutdown(ctx)
+	admin := login(t, srv)
+	token, err := srv.ServiceAccountToken(ctx, "slipway-system", "node-hosttest", "system:node")
+	if err != nil {
+		t.Fatal(err)
+	}
+	nodeClient, err := client.New(client.Config{Server: srv.URL(), CAFile: srv.CAFile(), Token: token})
+	if err != nil {
+		t.Fatal(err)
+	}
+	bridge := fmt.Sprintf("slwh%d", os.Getpid()%100000)
+	ns := fmt.Sprintf("slipway-host-test-%d", os.Getpid())
+	n, err := host.Start(ctx, host.Config{Name: "hosttest", Dir: filepath.Join(dir, "node"), Client: nodeClient,
+		PodSubnet: "10.252.7.0/24", Bridge: bridge, Namespace: ns, Logger: quiet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		if err := n.Stop(ctx, true); err != nil {
+			t.Errorf("stop node: %v", err)
+		}
+		exec.Command("ip", "link", "del", bridge).Run()
+		dirs, _ := filepath.Glob(filepath.Join("/sys/fs/cgroup", "*", ns))
+		for _, d := range append(dirs, filepath.Join("/run/containerd/runc", ns)) {
+			os.Remove(d)
+		}
+	}()
+	const image = "localhost/slipway-test/busybox:host"
+	archive, err := sampleimage.Build(ctx, dir, sampleimage.Spec{Ref: image})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := sampleimage.Import(ctx, n.Containerd().Client(), archive, ""); err != nil {
+		t.Fatal(err)
+	}
+	cat := api.NewCatalogue()
+	projects, _ := cat.Lookup("projects")
+	pods, _ := cat.Lookup("pods")
+	if err := admin.Create(ctx, projects, "", map[string]any{"metadata": map[string]any{"name": "shop"}}, nil); err != nil {
+		t.Fatal(err)
+	}
+	grace := int64(1)
+	pod := api.Pod{Metadata: api.ObjectMeta{Name: "talker"}, Spec: api.PodSpec{NodeName: "hosttest", TerminationGracePeriodSeconds: &grace,
+		Containers: []api.Container{{Name: "app", Image: image, Command: []string{"sh", "-c", "echo hello-from-pod; exec sleep 3600"}}}}}
+	if err := admin.Create(ctx, pods, "shop", pod, nil); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		var p api.Pod
+		if err := admin.Get(ctx, pods, "shop", "talker", &p); err != nil {
+			t.Fatal(err)
+		}
+		if p.Status.Phase == api.PodRunning {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("pod not Running within 60 s: %+v", p.Status)
+		}
+		time.Sleep(50 * time.Millisecond) // bounded poll of a real system
+	}
+
+	// Logs through the API.
+	var logs bytes.Buffer
+	deadline = time.Now().Add(20 * time.Second)
+	for !strings.Contains(logs.String(), "hello-from-pod") {
+		if time.Now().After(deadline) {
+			t.Fatalf("log through the API: %q", logs.String())
+		}
+		logs.Reset()
+		logs.Write(rawGet(t, srv, "/api/v1/projects/shop/pods/talker/log?tailLines=10"))
+		time.Sleep(50 * time.Millisecond) // bounded poll of a real system
+	}
+
+	// Exec through the API: stdout, stderr and the exit code.
+	body := rawPost(t, srv, "/api/v1/projects/shop/pods/talker/exec?command=sh&command=-c&command=echo+out%3B+echo+err+1>%262%3B+exit+3")
+	var stdout, stderr bytes.Buffer
+	code, err := execstream.Decode(bytes.NewReader(body), &stdout, &stderr)
+	if err != nil || code != 3 || stdout.String() != "out\n" || stderr.String() != "err\n" {
+		t.Fatalf("exec: code %d, stdout %q, stderr %q, %v", code, stdout.String(), stderr.String(), err)
+	}
+
+	// The node's endpoint refuses everyone but the API server.
+	var node api.Node
+	if err := admin.Get(ctx, mustLookup(cat, "nodes"), "", "hosttest", &node); err != nil || node.Status.Endpoint == nil {
+		t.Fatalf("node endpoint: %+v, %v", node.Status, err)
+	}
+	direct := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}} //nolint:gosec // probing the endpoint
+	if resp, err := direct.Get(node.Status.Endpoint.URL + "/containerLogs/shop/talker/app"); err == nil {
+		resp.Body.Close()
+		t.Fatalf("the node endpoint answered a caller without the API server's certificate: %d", resp.StatusCode)
+	}
+}
+
+func mustLookup(cat *api.Catalogue, plural string) *api.Resource {
+	r, _ := cat.Lookup(plural)
+	return r
+}
+
+var adminToken string
+
+func authedRequest(t *testing.T, srv *server.Server, method, path string) *http.Response {
+	t.Helper()
+	if adminToken == "" {
+		anon, _ := client.New(client.Config{Server: srv.URL(), CAFile: srv.CAFile()})
+		var res struct{ Token string }
+		body, _ := json.Marshal(map[string]string{"username": "admin", "password": adminPassword})
+		if err := anon.Do(context.Background(), "POST", "/auth/login", "application/json", body, &res); err != nil {
+			t.Fatal(err)
+		}
+		adminToken = res.Token
+	}
+	req, _ := http.NewRequest(method, srv.URL()+path, nil)
+	req.Header.Set("Authorization", "Bearer "+adminToken)
+	c := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}} //nolint:gosec // the test's own server
+	resp, err := c.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp
+}
+
+func rawGet(t *testing.T, srv *server.Server, path string) []byte {
+	resp := authedRequest(t, srv, "GET", path)
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET %s: %d %s", path, resp.StatusCode, b)
+	}
+	return b
+}
+
+func rawPost(t *testing.T, srv *server.Server, path string) []byte {
+	resp := authedRequest(t, srv, "POST", path)
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("POST %s: %d %s", path, resp.StatusCode, b)
+	}
+	return b
+}
