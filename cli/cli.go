@@ -75,6 +75,10 @@ func (a *App) Run(ctx context.Context, args []string) int {
 	if err == nil {
 		return ExitOK
 	}
+	var exit *exitCodeError
+	if errors.As(err, &exit) {
+		return exit.code
+	}
 	code := ExitError
 	msg := oneLine(err.Error())
 	var ue *usageError
@@ -178,7 +182,8 @@ func (a *App) rootCommand() *cobra.Command {
 	}
 	add("session", a.loginCommand(), a.logoutCommand(), a.whoamiCommand(), a.configCommand())
 	add("project", a.projectsCommand(), a.projectCommand(), a.newProjectCommand())
-	add("resource", a.getCommand(), a.describeCommand(), a.applyCommand(), a.editCommand(), a.deleteCommand(), a.apiResourcesCommand())
+	add("resource", a.getCommand(), a.describeCommand(), a.applyCommand(), a.editCommand(), a.deleteCommand(), a.apiResourcesCommand(),
+		a.logsCommand(), a.execCommand())
 	add("admin", a.admCommand(), a.policyCommand("policy", false))
 	root.AddCommand(&cobra.Command{
 		Use:   "version",

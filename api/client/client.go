@@ -111,11 +111,26 @@ func (c *Client) Do(ctx context.Context, method, path, contentType string, body 
 	return nil
 }
 
+// Stream sends a request whose body (when not nil) streams from body, and
+// returns the answer's body for the caller to read and close: pod logs
+// that follow, exec sessions.
+func (c *Client) Stream(ctx context.Context, method, path, contentType string, body io.Reader) (io.ReadCloser, error) {
+	resp, err := c.sendReader(ctx, method, path, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	return resp.Body, nil
+}
+
 func (c *Client) send(ctx context.Context, method, path, contentType string, body []byte) (*http.Response, error) {
 	var rd io.Reader
 	if body != nil {
 		rd = bytes.NewReader(body)
 	}
+	return c.sendReader(ctx, method, path, contentType, rd)
+}
+
+func (c *Client) sendReader(ctx context.Context, method, path, contentType string, rd io.Reader) (*http.Response, error) {
 	req, err := http.NewRequestWithContext(ctx, method, c.base+path, rd)
 	if err != nil {
 		return nil, fmt.Errorf("%s %s: %w", method, path, err)

@@ -1,0 +1,147 @@
+package cli
+
+import (
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/slipway/slipway/node/agent/execstream"
+)
+
+// exitCodeError ends slip with a command's own exit code (slip exec), with
+// nothing printed: the command said what it had to.
+type exitCodeError struct{ code int }
+
+func (e *exitCodeError) Error() string { return fmt.Sprintf("command exited with %d", e.code) }
+
+// podName accepts "NAME" or "pod/NAME".
+func podName(arg string) (string, error) {
+	kind, name, found := strings.Cut(arg, "/")
+	if !found {
+		return arg, nil
+	}
+	switch strings.ToLower(kind) {
+	case "pod", "pods", "po":
+		return name, nil
+	}
+	return "", usagef("%s: only pods have logs and exec so far (pod/NAME)", arg)
+}
+
+func (a *App) logsCommand() *cobra.Command {
+	var container string
+	var follow, previous bool
+	tail := -1
+	cmd := &cobra.Command{
+		Use:   "logs pod/NAME",
+		Short: "Print the logs of a pod's container",
+		Example: `  slip logs pod/web
+  slip logs web -c sidecar --tail 20
+  slip logs -f pod/web          # keep printing new lines
+  slip logs --previous pod/web  # the container's previous run, after a restart`,
+		Args: exactArgs("pod/NAME"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			name, err := podName(args[0])
+			if err != nil {
+				return err
+			}
+			s, err := a.session()
+			if err != nil {
+				return err
+			}
+			project, err := a.projectOf(s)
+			if err != nil {
+				return err
+			}
+			q := url.Values{}
+			if container != "" {
+				q.Set("container", container)
+			}
+			if follow {
+				q.Set("follow", "true")
+			}
+			if previous {
+				q.Set("previous", "true")
+			}
+			if tail >= 0 {
+				q.Set("tailLines", strconv.Itoa(tail))
+			}
+			path := "/api/v1/projects/" + url.PathEscape(project) + "/pods/" + url.PathEscape(name) + "/log?" + q.Encode()
+			body, err := s.client.Stream(cmd.Context(), http.MethodGet, path, "", nil)
+			if err != nil {
+				return failedTo(fmt.Sprintf("read the logs of pod %q in project %q", name, project), err)
+			}
+			defer body.Close()
+			if _, err := io.Copy(a.Stdout, body); err != nil && cmd.Context().Err() == nil {
+				return failedTo("read the logs", err)
+			}
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.StringVarP(&container, "container", "c", "", "the container (needed when the pod has several)")
+	f.BoolVarP(&follow, "follow", "f", false, "keep printing new lines until interrupted")
+	f.BoolVarP(&previous, "previous", "p", false, "the previous run of a restarted container")
+	f.IntVar(&tail, "tail", -1, "only the last N lines")
+	return cmd
+}
+
+func (a *App) execCommand() *cobra.Command {
+	var container string
+	var stdin bool
+	cmd := &cobra.Command{
+		Use:   "exec pod/NAME [-c CONTAINER] [-i] -- COMMAND [ARG...]",
+		Short: "Run a command in a pod's container",
+		Example: `  slip exec pod/web -- ls -l /tmp
+  echo 'select 1' | slip exec -i pod/db -- psql`,
+		Args: func(cmd *cobra.Command, args []string) error {
+			if cmd.ArgsLenAtDash() != 1 || len(args) < 2 {
+				return usagef("expected pod/NAME -- COMMAND [ARG...]")
+			}
+			return nil
+		},
+		RunE: func(cmd *cobra.Command, args []string) error {
+			name, err := podName(args[0])
+			if err != nil {
+				return err
+			}
+			s, err := a.session()
+			if err != nil {
+				return err
+			}
+			project, err := a.projectOf(s)
+			if err != nil {
+				return err
+			}
+			q := url.Values{"command": args[1:]}
+			if container != "" {
+				q.Set("container", container)
+			}
+			var in io.Reader
+			if stdin {
+				in = a.Stdin
+			}
+			path := "/api/v1/projects/" + url.PathEscape(project) + "/pods/" + url.PathEscape(name) + "/exec?" + q.Encode()
+			body, err := s.client.Stream(cmd.Context(), http.MethodPost, path, "application/octet-stream", in)
+			if err != nil {
+				return failedTo(fmt.Sprintf("exec in pod %q in project %q", name, project), err)
+			}
+			defer body.Close()
+			code, err := execstream.Decode(body, a.Stdout, a.Stderr)
+			if err != nil {
+				return failedTo("exec", err)
+			}
+			if code != 0 {
+				return &exitCodeError{code: code}
+			}
+			return nil
+		},
+	}
+	cmd.Flags().StringVarP(&container, "container", "c", "", "the container (needed when the pod has several)")
+	cmd.Flags().BoolVarP(&stdin, "stdin", "i", false, "pass standard input to the command")
+	return cmd
+}
