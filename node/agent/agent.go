@@ -2,7 +2,9 @@
 // and keeps it alive with a Lease, runs the pods bound to the node through
 // containerd and runc (package node/runtime), probes their containers,
 // restarts them by their restart policy, stops deleted pods gracefully and
-// reports what really happens in the pods' and node's status. It is an API
+// reports what really happens in the pods' and node's status. It bounds the
+// node's disk use: container logs are rotated by size and unused images
+// are garbage collected when the image filesystem fills up. It is an API
 // client with its own token (the system:node role) and keeps no state the
 // node cannot rebuild: a restarted agent adopts the containers that run and
 // never restarts them. Handler serves the container logs and exec endpoints
@@ -16,6 +18,7 @@ import (
 	"log/slog"
 	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/containerd/containerd/v2/client"
@@ -77,6 +80,28 @@ type Config struct {
 	// RetryMax bounds the back-off between attempts to reach the API;
 	// default 30 s.
 	RetryMax time.Duration
+	// ContainerLogMaxSize is the size past which a running container's
+	// log is rotated; default 10 MiB. ContainerLogMaxFiles is how many
+	// rotated copies are kept (<name>.log.1 the newest); default 3.
+	// LogCheckInterval is how often logs are checked; default 10 s. A log
+	// can outgrow the limit by what the container writes in one interval.
+	ContainerLogMaxSize  int64
+	ContainerLogMaxFiles int
+	LogCheckInterval     time.Duration
+	// ImageFSPath is a path on the filesystem holding containerd's root
+	// (content store and snapshots), measured for image garbage collection
+	// and the DiskPressure condition; default the content store's root as
+	// containerd reports it.
+	ImageFSPath string
+	// MeasureDisk measures the filesystem holding a path; default StatFS.
+	// Tests inject a full disk.
+	MeasureDisk func(path string) (DiskUsage, error)
+	// When the image filesystem is at least ImageGCHighThresholdPercent
+	// used, unused images are deleted, least recently used first, until it
+	// is below ImageGCLowThresholdPercent; defaults 85 and 80. It is
+	// checked every ImageGCInterval; default 1 min.
+	ImageGCHighThresholdPercent, ImageGCLowThresholdPercent int
+	ImageGCInterval                                         time.Duration
 	// Registerer receives the agent's metrics; nil registers none.
 	Registerer prometheus.Registerer
 	// Logger is the agent's logger; default slog.Default().
@@ -101,6 +126,12 @@ type Agent struct {
 	// runCtx is the context of Run, parent of probe goroutines.
 	runCtx context.Context
 	probes sync.WaitGroup
+
+	// logFiles serialises moves of container log files: rotation and the
+	// restart that makes the live log the previous one.
+	logFiles sync.Mutex
+	// imageFS caches imageFSPath's answer from containerd.
+	imageFS atomic.Pointer[string]
 }
 
 // New checks the configuration and builds the runtime. It talks to neither
@@ -130,6 +161,26 @@ func New(cfg Config) (*Agent, error) {
 	def(&cfg.BackoffReset, 10*time.Minute)
 	def(&cfg.OrphanGracePeriod, 30*time.Second)
 	def(&cfg.RetryMax, 30*time.Second)
+	def(&cfg.LogCheckInterval, 10*time.Second)
+	def(&cfg.ImageGCInterval, time.Minute)
+	if cfg.ContainerLogMaxSize <= 0 {
+		cfg.ContainerLogMaxSize = 10 << 20
+	}
+	if cfg.ContainerLogMaxFiles <= 0 {
+		cfg.ContainerLogMaxFiles = 3
+	}
+	if cfg.ImageGCHighThresholdPercent == 0 {
+		cfg.ImageGCHighThresholdPercent = 85
+	}
+	if cfg.ImageGCLowThresholdPercent == 0 {
+		cfg.ImageGCLowThresholdPercent = 80
+	}
+	if h, l := cfg.ImageGCHighThresholdPercent, cfg.ImageGCLowThresholdPercent; h < 1 || h > 100 || l < 1 || l >= h {
+		return nil, fmt.Errorf("agent: image GC thresholds must satisfy 0 < low < high <= 100, got low %d, high %d", l, h)
+	}
+	if cfg.MeasureDisk == nil {
+		cfg.MeasureDisk = StatFS
+	}
 	if cfg.MaxPods <= 0 {
 		cfg.MaxPods = 110
 	}
@@ -171,7 +222,8 @@ func New(cfg Config) (*Agent, error) {
 func (a *Agent) Runtime() *runtime.Runtime { return a.rt }
 
 // Run registers the node, then heartbeats, watches the node's pods and
-// reconciles them until ctx ends. Every goroutine it starts has ended when
+// reconciles them, rotates container logs and collects unused images until
+// ctx ends. Every goroutine it starts has ended when
 // it returns; running containers are left running. The API being away is
 // not an error: Run retries with back-off and catches up.
 func (a *Agent) Run(ctx context.Context) error {
@@ -190,6 +242,8 @@ func (a *Agent) Run(ctx context.Context) error {
 	goRun(a.runPodWatch)
 	goRun(a.runEvents)
 	goRun(a.runResync)
+	goRun(a.runLogRotation)
+	goRun(a.runImageGC)
 	for range a.cfg.Workers {
 		goRun(a.runWorker)
 	}

@@ -59,7 +59,11 @@ func TestAgent(t *testing.T) {
 		t.Run("MissingImage", e.testMissingImage)
 		t.Run("DeleteStopsGracefully", e.testDelete)
 		t.Run("LogsAndExec", e.testLogsAndExec)
+		t.Run("LogRotation", e.testLogRotation)
 	})
+	// Image GC deletes every unused image: alone, so that no other test's
+	// image is unused meanwhile.
+	t.Run("ImageGC", e.testImageGC)
 	t.Run("AgentRestartAdoptsPods", e.testRestart)
 }
 

@@ -53,7 +53,7 @@ func (a *Agent) restartContainer(ctx context.Context, uid, name string) error {
 		return fmt.Errorf("load task of %s: %w", name, err)
 	}
 	logPath := a.rt.LogPath(uid, name)
-	if err := os.Rename(logPath, previousLogPath(logPath)); err != nil && !errors.Is(err, os.ErrNotExist) {
+	if err := a.keepPreviousLog(logPath); err != nil {
 		return fmt.Errorf("keep previous log of %s: %w", name, err)
 	}
 	task, err := c.NewTask(ctx, cio.LogFile(logPath))
@@ -65,6 +65,18 @@ func (a *Agent) restartContainer(ctx context.Context, uid, name string) error {
 		return fmt.Errorf("start task of %s: %w", name, err)
 	}
 	return nil
+}
+
+// keepPreviousLog makes the live log the previous one, replacing the
+// instance before, and removes the rotated copies of the instance that
+// ended (see logrotate.go). The new task creates a fresh live log.
+func (a *Agent) keepPreviousLog(live string) error {
+	a.logFiles.Lock()
+	defer a.logFiles.Unlock()
+	if err := os.Rename(live, previousLogPath(live)); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return err
+	}
+	return a.removeRotatedLogs(live)
 }
 
 // stopContainer sends SIGTERM to a container's main process, waits up to

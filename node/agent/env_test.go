@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -71,6 +72,9 @@ type env struct {
 	agent    *agent.Agent
 	reg      *prometheus.Registry
 	stop     func() // stops the running agent and waits for Run to return
+	// disk, when set, replaces the agent's disk measurement (a test
+	// simulates a full disk); nil measures the real filesystem.
+	disk atomic.Pointer[func(path string) (agent.DiskUsage, error)]
 }
 
 func requirePeers(t testing.TB) {
@@ -189,6 +193,14 @@ func (e *env) config() agent.Config {
 		HeartbeatInterval: time.Second, ResyncInterval: 2 * time.Second,
 		RestartBackoff: 500 * time.Millisecond, MaxRestartBackoff: 4 * time.Second,
 		OrphanGracePeriod: 2 * time.Second, RetryMax: 2 * time.Second,
+		ContainerLogMaxSize: 16 << 10, ContainerLogMaxFiles: 2, LogCheckInterval: 100 * time.Millisecond,
+		ImageGCInterval: 200 * time.Millisecond,
+		MeasureDisk: func(path string) (agent.DiskUsage, error) {
+			if f := e.disk.Load(); f != nil {
+				return (*f)(path)
+			}
+			return agent.StatFS(path)
+		},
 		Logger: e.logger,
 	}
 }

@@ -83,6 +83,11 @@ var (
 	errNotRunning = errors.New("container is not running")
 )
 
+// serveLogs serves the live log of the container's current instance (or,
+// with previous=true, the last live log of the instance before): the
+// whole file, its last tailLines lines, then with follow=true what is
+// appended. Rotated copies (<name>.log.N, see logrotate.go) are not read,
+// so after a rotation the log starts where the live file was truncated.
 func (a *Agent) serveLogs(w http.ResponseWriter, r *http.Request) {
 	uid, name, err := a.lookupContainer(r)
 	if err != nil {
@@ -131,6 +136,10 @@ func (a *Agent) serveLogs(w http.ResponseWriter, r *http.Request) {
 	_ = rc.Flush()
 	// Follow: poll the file; end when the client goes or the container
 	// instance ends (a restart moves this file aside; its end is read).
+	// A rotation truncates the file: once it is shorter than what was
+	// read, reading goes on from its start. Lines written between the last
+	// read and the rotation are only in the rotated copy; if the file
+	// regrows past the read offset between two polls, its start is missed.
 	tick := time.NewTicker(100 * time.Millisecond)
 	defer tick.Stop()
 	idle := 0
@@ -138,6 +147,12 @@ func (a *Agent) serveLogs(w http.ResponseWriter, r *http.Request) {
 		n, err := io.Copy(w, f)
 		if err != nil {
 			return
+		}
+		if n == 0 && truncated(f) {
+			if _, err := f.Seek(0, io.SeekStart); err != nil {
+				return
+			}
+			continue
 		}
 		if n > 0 {
 			idle = 0
@@ -155,6 +170,16 @@ func (a *Agent) serveLogs(w http.ResponseWriter, r *http.Request) {
 		case <-tick.C:
 		}
 	}
+}
+
+// truncated reports whether f is now shorter than the offset read to.
+func truncated(f *os.File) bool {
+	pos, err := f.Seek(0, io.SeekCurrent)
+	if err != nil {
+		return false
+	}
+	fi, err := f.Stat()
+	return err == nil && fi.Size() < pos
 }
 
 // seekTail positions f at the start of its last n lines.

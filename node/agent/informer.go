@@ -51,6 +51,40 @@ func (c *podCache) uids() []string {
 	return out
 }
 
+// isSynced reports whether the cache has been filled once.
+func (c *podCache) isSynced() bool {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	return c.synced
+}
+
+// images names the images of every cached pod's containers.
+func (c *podCache) images() map[string]bool {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	out := map[string]bool{}
+	for _, p := range c.byUID {
+		for _, ctr := range p.Spec.Containers {
+			out[ctr.Image] = true
+		}
+	}
+	return out
+}
+
+// usesImage reports whether a cached pod has a container of image ref.
+func (c *podCache) usesImage(ref string) bool {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	for _, p := range c.byUID {
+		for _, ctr := range p.Spec.Containers {
+			if ctr.Image == ref {
+				return true
+			}
+		}
+	}
+	return false
+}
+
 // runPodWatch lists the node's pods, then watches for changes, queueing
 // every pod that changes. When the watch breaks it resumes from the last
 // revision seen, and relists when that revision is gone; the API being

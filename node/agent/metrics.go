@@ -8,6 +8,9 @@ type metrics struct {
 	podStartLatency   prometheus.Histogram
 	heartbeatFailures prometheus.Counter
 	containerRestarts prometheus.Counter
+	logRotations      prometheus.Counter
+	imageGCImages     prometheus.Counter
+	imageGCBytes      prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -23,9 +26,16 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Name: "slipway_node_heartbeat_failures_total", Help: "Lease renewals or node status writes that failed."}),
 		containerRestarts: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "slipway_node_container_restarts_total", Help: "Containers restarted by their restart policy or a failed liveness probe."}),
+		logRotations: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "slipway_node_container_log_rotations_total", Help: "Container logs rotated for reaching the size limit."}),
+		imageGCImages: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "slipway_node_image_gc_images_total", Help: "Unused images deleted by image garbage collection."}),
+		imageGCBytes: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "slipway_node_image_gc_reclaimed_bytes_total", Help: "Content size of the images deleted by image garbage collection (layers shared with kept images included)."}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.podsRunning, m.reconcileErrors, m.podStartLatency, m.heartbeatFailures, m.containerRestarts)
+		reg.MustRegister(m.podsRunning, m.reconcileErrors, m.podStartLatency, m.heartbeatFailures, m.containerRestarts,
+			m.logRotations, m.imageGCImages, m.imageGCBytes)
 	}
 	return m
 }

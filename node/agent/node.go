@@ -13,8 +13,6 @@ import (
 	"strings"
 	"time"
 
-	"golang.org/x/sys/unix"
-
 	"github.com/slipway/slipway/api"
 	"github.com/slipway/slipway/api/errdefs"
 	"github.com/slipway/slipway/internal/version"
@@ -48,7 +46,7 @@ func LeaseName(node string) string { return "node-" + node }
 // Thresholds of the pressure conditions.
 const (
 	memoryPressureBytes = 100 << 20 // MemAvailable below this
-	diskPressureRatio   = 0.10      // free space of the runtime's filesystem below this
+	diskPressureRatio   = 0.10      // free space of the image filesystem below this
 )
 
 // runNode registers the node, then measures its status every heartbeat
@@ -175,10 +173,12 @@ func (a *Agent) measureNode(ctx context.Context, prev api.NodeStatus) api.NodeSt
 	if avail, ok := mem["MemAvailable"]; ok && avail < memoryPressureBytes {
 		memCond = api.Condition{Type: api.NodeMemoryPressure, Status: "True", Reason: "LowMemory", Message: "available memory is below 100Mi"}
 	}
-	diskCond := api.Condition{Type: api.NodeDiskPressure, Status: "False", Reason: "SufficientDisk", Message: "the runtime's filesystem has more than 10% free"}
-	var fs unix.Statfs_t
-	if err := unix.Statfs(a.cfg.Runtime.Dir, &fs); err == nil && fs.Blocks > 0 && float64(fs.Bavail)/float64(fs.Blocks) < diskPressureRatio {
-		diskCond = api.Condition{Type: api.NodeDiskPressure, Status: "True", Reason: "LowDisk", Message: "the runtime's filesystem has less than 10% free"}
+	// The same measurement as image garbage collection's, which should
+	// keep the filesystem below its high threshold: pressure means it
+	// could not.
+	diskCond := api.Condition{Type: api.NodeDiskPressure, Status: "False", Reason: "SufficientDisk", Message: "the image filesystem has at least 10% free"}
+	if u, err := a.measureImageFS(ctx); err == nil && u.Capacity > 0 && float64(u.Available)/float64(u.Capacity) < diskPressureRatio {
+		diskCond = api.Condition{Type: api.NodeDiskPressure, Status: "True", Reason: "LowDisk", Message: "the image filesystem has less than 10% free"}
 	}
 	for _, c := range []api.Condition{ready, memCond, diskCond} {
 		c.LastHeartbeatTime = &now

@@ -18,6 +18,7 @@ import (
 
 	"github.com/slipway/slipway/api"
 	"github.com/slipway/slipway/api/client"
+	"github.com/slipway/slipway/cli"
 	"github.com/slipway/slipway/internal/testpeer"
 	"github.com/slipway/slipway/node/agent/execstream"
 	"github.com/slipway/slipway/node/host"
@@ -146,6 +147,25 @@ func TestNodeLogsAndExecThroughTheAPI(t *testing.T) {
 	code, err := execstream.Decode(bytes.NewReader(body), &stdout, &stderr)
 	if err != nil || code != 3 || stdout.String() != "out\n" || stderr.String() != "err\n" {
 		t.Fatalf("exec: code %d, stdout %q, stderr %q, %v", code, stdout.String(), stderr.String(), err)
+	}
+
+	// The same through slip, as a user types it.
+	slip := func(args ...string) (int, string, string) {
+		var out, errOut bytes.Buffer
+		env := map[string]string{"SLIPCONFIG": filepath.Join(dir, "slipconfig")}
+		app := &cli.App{Stdin: strings.NewReader(""), Stdout: &out, Stderr: &errOut, Now: time.Now,
+			Getenv: func(k string) string { return env[k] }}
+		code := app.Run(ctx, args)
+		return code, out.String(), errOut.String()
+	}
+	if code, _, stderr := slip("login", srv.URL(), "--certificate-authority", srv.CAFile(), "-u", "admin", "-p", adminPassword); code != 0 {
+		t.Fatalf("slip login: %d %s", code, stderr)
+	}
+	if code, stdout, stderr := slip("logs", "pod/talker", "-n", "shop", "--tail", "5"); code != 0 || !strings.Contains(stdout, "hello-from-pod") {
+		t.Fatalf("slip logs: %d %q %q", code, stdout, stderr)
+	}
+	if code, stdout, stderr := slip("exec", "pod/talker", "-n", "shop", "--", "sh", "-c", "echo hi; exit 4"); code != 4 || stdout != "hi\n" {
+		t.Fatalf("slip exec: %d %q %q", code, stdout, stderr)
 	}
 
 	// The node's endpoint refuses everyone but the API server.

@@ -67,7 +67,8 @@ type Options struct {
 	// Required; one per node agent or test run.
 	Namespace string
 	// Dir holds per-pod network namespaces (Dir/netns/<uid>) and container
-	// logs (Dir/logs/<uid>/<container>.log). Required.
+	// logs (Dir/logs/<uid>/<container>.log, with the agent's rotated and
+	// previous copies beside it; DeletePod removes the directory). Required.
 	Dir string
 	// Network attaches pods to the node network. Required.
 	Network PodNetwork

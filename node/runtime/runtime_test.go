@@ -129,6 +129,25 @@ func TestPods(t *testing.T) {
 			},
 		},
 		{
+			// Without a filter an unprivileged process may create a user
+			// namespace (the kernel allows it); the default profile allows
+			// unshare only with CAP_SYS_ADMIN, so it fails with EPERM.
+			name: "default seccomp profile: filter mode, unshare refused, ordinary commands work",
+			pod: podspec.Pod{Containers: []podspec.Container{{
+				Name: "sandboxed", Image: testImage,
+				Command: []string{"sh", "-c", `grep '^Seccomp:' /proc/self/status; unshare -U true; echo "unshare=$?"; echo hi | wc -c; ls /www`},
+			}}},
+			check: func(t *testing.T, e *env, ps runtime.PodStatus) {
+				e.waitExited(t, ps.UID, "sandboxed", 10*time.Second)
+				log := e.readLog(t, ps.UID, "sandboxed")
+				for _, want := range []string{"Seccomp:\t2\n", "Operation not permitted", "unshare=1\n", "3\n", "index.html\n"} {
+					if !strings.Contains(log, want) {
+						t.Errorf("log = %q, want %q", log, want)
+					}
+				}
+			},
+		},
+		{
 			name: "runAsUser and an added capability",
 			pod: podspec.Pod{Containers: []podspec.Container{{
 				Name: "whoami", Image: testImage,

@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/containerd/containerd/v2/client"
+	"github.com/containerd/containerd/v2/contrib/seccomp"
 	"github.com/containerd/containerd/v2/core/containers"
 	"github.com/containerd/containerd/v2/pkg/oci"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -18,7 +19,8 @@ const cfsPeriod = 100_000 // µs
 
 // specOpts builds the OCI spec of one container: the image's config, then
 // Kubernetes' command/args rules, env, working directory, the pod's network
-// namespace, cgroup limits and the restricted security defaults.
+// namespace, cgroup limits and the restricted security defaults, ending
+// with containerd's default seccomp profile.
 func (r *Runtime) specOpts(ctx context.Context, pod podspec.Pod, c podspec.Container, img client.Image, nsPath string) ([]oci.SpecOpts, error) {
 	imgSpec, err := img.Spec(ctx)
 	if err != nil {
@@ -65,7 +67,10 @@ func (r *Runtime) specOpts(ctx context.Context, pod podspec.Pod, c podspec.Conta
 	if err != nil {
 		return nil, err
 	}
-	return append(opts, secOpt), nil
+	// The default profile allows some syscalls (mount, unshare, setns…)
+	// only to a container holding the matching capability, so it is built
+	// from the capabilities set just before.
+	return append(opts, secOpt, seccomp.WithDefaultProfile()), nil
 }
 
 func (r *Runtime) resourceOpts(res podspec.ResourceRequirements) ([]oci.SpecOpts, error) {

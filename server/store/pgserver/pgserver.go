@@ -142,8 +142,12 @@ func (s *Server) prepareDir() error {
 func (s *Server) command(ctx context.Context, name string, args ...string) *exec.Cmd {
 	cmd := exec.CommandContext(ctx, filepath.Join(s.cfg.BinDir, name), args...)
 	// Own process group: a Ctrl-C in the terminal reaches Slipway, which
-	// stops PostgreSQL last, after everything that uses it.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Credential: s.cred, Pdeathsig: syscall.SIGQUIT}
+	// stops PostgreSQL last, after everything that uses it. No parent-death
+	// signal: Linux ties it to the forking thread, which the Go runtime may
+	// end (a goroutine that locked a thread to enter a network namespace
+	// exits with it) while Slipway runs on. A server left behind by a
+	// crashed Slipway is stopped at the next start instead (stopStale).
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Credential: s.cred}
 	cmd.Dir = s.cfg.Dir
 	return cmd
 }
@@ -167,7 +171,38 @@ func (s *Server) initdb(ctx context.Context) error {
 
 func (s *Server) logPath() string { return filepath.Join(s.cfg.Dir, "server.log") }
 
+// stopStale stops a server that a crashed Slipway left running on this
+// data directory (its postmaster.pid names a live postgres process).
+func (s *Server) stopStale(ctx context.Context) error {
+	b, err := os.ReadFile(filepath.Join(s.cfg.Dir, "postmaster.pid"))
+	if err != nil {
+		return nil
+	}
+	pid, err := strconv.Atoi(strings.TrimSpace(strings.SplitN(string(b), "\n", 2)[0]))
+	if err != nil || pid <= 1 {
+		return nil
+	}
+	comm, err := os.ReadFile(fmt.Sprintf("/proc/%d/comm", pid))
+	if err != nil || strings.TrimSpace(string(comm)) != "postgres" {
+		return nil // gone, or the PID was reused: postgres handles the stale file
+	}
+	s.log.WarnContext(ctx, "stopping a PostgreSQL left running by an earlier Slipway", "pid", pid)
+	_ = syscall.Kill(pid, syscall.SIGINT) // fast shutdown
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		if _, err := os.Stat(fmt.Sprintf("/proc/%d", pid)); err != nil {
+			return nil
+		}
+		time.Sleep(20 * time.Millisecond) // polling another process's exit
+	}
+	_ = syscall.Kill(pid, syscall.SIGKILL)
+	return nil
+}
+
 func (s *Server) startProcess(ctx context.Context) error {
+	if err := s.stopStale(ctx); err != nil {
+		return err
+	}
 	args := []string{"-D", s.cfg.Dir, "-k", s.cfg.Dir, "-c", "listen_addresses=", "-c", "max_connections=200"}
 	if s.cfg.NoFsync {
 		args = append(args, "-F")

@@ -116,3 +116,27 @@ func TestUnreachableDataDirIsExplained(t *testing.T) {
 		t.Fatalf("err = %v, want an explanation that the postgres account cannot reach the directory", err)
 	}
 }
+
+// A server left running by a crashed Slipway is stopped, not fought over.
+func TestStartStopsAStaleServer(t *testing.T) {
+	ctx := context.Background()
+	s := startForTest(t)
+	// Detach the running server from this launcher, as if Slipway had died.
+	stale := pidOf(t, s)
+	s.mu.Lock()
+	s.stopped = true
+	s.mu.Unlock()
+	s.supervise()
+	<-s.done
+	again, err := Start(ctx, Config{Dir: s.Dir(), NoFsync: true, Logger: s.log})
+	if err != nil {
+		t.Fatalf("start over a stale server: %v", err)
+	}
+	defer again.Stop(ctx)
+	if pidOf(t, again) == stale {
+		t.Fatal("the stale server was adopted instead of replaced")
+	}
+	if st, err := os.ReadFile("/proc/" + strconv.Itoa(stale) + "/stat"); err == nil && !strings.Contains(string(st), ") Z ") {
+		t.Fatalf("stale postgres %d still running", stale)
+	}
+}
