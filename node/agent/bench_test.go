@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"os/exec"
 	"slices"
 	"strconv"
 	"strings"
@@ -20,6 +21,10 @@ import (
 // upper bound for the agent.
 func BenchmarkPodStartToServing(b *testing.B) {
 	e := newEnv(b, 2)
+	// Production intervals: the idle cost is what a real node pays.
+	e.stop()
+	e.defaults = true
+	e.startAgent()
 	ctx := context.Background()
 	for i := range b.N {
 		var lat []time.Duration
@@ -54,6 +59,13 @@ func BenchmarkPodStartToServing(b *testing.B) {
 		b.ReportMetric(100*cpu.Seconds()/time.Since(t0).Seconds(), "idle-cpu-%")
 		b.ReportMetric(float64(rssKiB())/1024, "rss-MiB")
 
+		// The same 20 starts with bare `ctr run` on the same containerd
+		// (host network, no API, no scheduling, no probes): the baseline.
+		bare := bareCtrRuns(b, e, i)
+		b.ReportMetric(float64(bare[len(bare)/2].Milliseconds()), "ctr-p50-ms")
+		b.ReportMetric(float64(bare[len(bare)*99/100].Milliseconds()), "ctr-p99-ms")
+		b.ReportMetric(float64(lat[len(lat)/2])/float64(bare[len(bare)/2]), "ratio-p50")
+
 		b.StopTimer()
 		for j := range 20 {
 			name := fmt.Sprintf("bench-%d-%d", i, j)
@@ -68,6 +80,45 @@ func BenchmarkPodStartToServing(b *testing.B) {
 		})
 		b.StartTimer()
 	}
+}
+
+// bareCtrRuns starts 20 containers of the test image with `ctr run` on the
+// env's containerd and returns, sorted, the time from the command to the
+// first HTTP 200; it removes them again.
+func bareCtrRuns(b *testing.B, e *env, round int) []time.Duration {
+	b.Helper()
+	ctr, err := exec.LookPath("ctr")
+	if err != nil {
+		b.Fatalf("ctr (Debian package containerd): %v", err)
+	}
+	base := []string{"--address", e.daemon.Address(), "--namespace", e.ns}
+	var lat []time.Duration
+	for j := range 20 {
+		id := fmt.Sprintf("ctr-bench-%d-%d", round, j)
+		port := 19000 + round*100 + j
+		start := time.Now()
+		out, err := exec.Command(ctr, append(base, "run", "-d", "--net-host", "--env", fmt.Sprintf("PORT=%d", port), testImage, id)...).CombinedOutput()
+		if err != nil {
+			b.Fatalf("ctr run: %v: %s", err, out)
+		}
+		eventually(b, 30*time.Second, id+" serves", func() error {
+			_, err := get(fmt.Sprintf("http://127.0.0.1:%d/", port))
+			return err
+		})
+		lat = append(lat, time.Since(start))
+		defer func() {
+			exec.Command(ctr, append(base, "task", "kill", "-s", "SIGKILL", id)...).Run()
+			for k := 0; k < 100; k++ {
+				if exec.Command(ctr, append(base, "task", "delete", id)...).Run() == nil {
+					break
+				}
+				time.Sleep(20 * time.Millisecond) // waiting for the killed task to exit
+			}
+			exec.Command(ctr, append(base, "container", "delete", id)...).Run()
+		}()
+	}
+	slices.Sort(lat)
+	return lat
 }
 
 // rssKiB reads this process's resident set size.

@@ -67,6 +67,8 @@ type env struct {
 	admin    *client.Client
 	node     *client.Client // token of a service account bound to system:node
 	daemon   *containerd.Daemon
+	// defaults runs the agent with its production intervals.
+	defaults bool
 	net      *cninet.Network
 	nodeName string
 	agent    *agent.Agent
@@ -181,8 +183,18 @@ func (e *env) nodeClient(t testing.TB, name string) *client.Client {
 }
 
 // config is the agent's configuration in tests: short intervals and
-// back-offs so the behaviour shows within seconds.
+// back-offs so the behaviour shows within seconds — unless the env runs
+// with production defaults (benchmarks of idle cost).
 func (e *env) config() agent.Config {
+	if e.defaults {
+		return agent.Config{
+			NodeName: e.nodeName, Client: e.node,
+			Runtime: runtime.Options{Client: e.daemon.Client(), Namespace: e.ns, Dir: filepath.Join(e.dir, "runtime"),
+				Network: e.net, Logger: e.logger},
+			ContainerdVersion: e.daemon.Versions().Containerd, RuncVersion: e.daemon.Versions().Runc,
+			DaemonEndpoint: "https://127.0.0.1:10250", Logger: e.logger,
+		}
+	}
 	return agent.Config{
 		NodeName: e.nodeName, Client: e.node,
 		Runtime: runtime.Options{Client: e.daemon.Client(), Namespace: e.ns, Dir: filepath.Join(e.dir, "runtime"),
