@@ -58,15 +58,15 @@ func lookup(plural string) *api.Resource {
 // env is a real API server over a real PostgreSQL, a private containerd,
 // a CNI bridge, and one node agent running against them.
 type env struct {
-	t        testing.TB
-	dir      string
-	ns       string
-	bridge   string
-	logger   *slog.Logger
-	srv      *server.Server
-	admin    *client.Client
-	node     *client.Client // token of a service account bound to system:node
-	daemon   *containerd.Daemon
+	t      testing.TB
+	dir    string
+	ns     string
+	bridge string
+	logger *slog.Logger
+	srv    *server.Server
+	admin  *client.Client
+	node   *client.Client // token of a service account bound to system:node
+	daemon *containerd.Daemon
 	// defaults runs the agent with its production intervals.
 	defaults bool
 	net      *cninet.Network
