@@ -191,6 +191,7 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 		NodeClient:    nodeClient,
 		Console:       web.Handler(),
 	})
+	svc.SetAdmission(handler.Admit)
 	s.runControllers(base, svc, catalogue, reconcile.NewMetrics(reg))
 
 	if s.listener, err = net.Listen("tcp", cfg.Listen); err != nil {

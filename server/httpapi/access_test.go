@@ -74,7 +74,8 @@ type identity struct {
 // A resource without an entry fails the test: a new route needs a policy.
 func expect(t *testing.T, who, verb, resource, sub, project, name string) bool {
 	read := verb == "get" || verb == "list" || verb == "watch"
-	projectScoped := map[string]bool{"configmaps": true, "serviceaccounts": true, "rolebindings": true, "pods": true}
+	projectScoped := map[string]bool{"configmaps": true, "serviceaccounts": true, "rolebindings": true, "pods": true,
+		"deployments": true, "replicasets": true, "services": true, "endpoints": true, "jobs": true}
 	known := map[string]bool{"projects": true, "users": true, "groups": true, "tokens": true, "clusterrolebindings": true,
 		"nodes": true, "leases": true}
 	if !projectScoped[resource] && !known[resource] {
@@ -96,6 +97,8 @@ func expect(t *testing.T, who, verb, resource, sub, project, name string) bool {
 				// Status, and a patch to release a stopped pod's finalizer.
 				return read && (sub == "" || sub == "status") || sub == "status" && (verb == "update" || verb == "patch") ||
 					sub == "" && verb == "patch"
+			case "services", "endpoints":
+				return read && sub == "" // what its pods' networking needs
 			}
 			return false
 		}
@@ -115,6 +118,15 @@ func expect(t *testing.T, who, verb, resource, sub, project, name string) bool {
 			case "status", "log":
 				return read // status is written by the scheduler and node agents only
 			case "exec":
+				return role != "view"
+			}
+		case "deployments", "replicasets", "services", "jobs":
+			switch sub {
+			case "status":
+				return read // written by their controllers
+			case "scale":
+				return verb == "get" || role != "view"
+			case "rollback":
 				return role != "view"
 			}
 		}
@@ -527,5 +539,61 @@ func TestSecretsStayOutOfLogs(t *testing.T) {
 	}
 	if !strings.Contains(logs.String(), "login") {
 		t.Fatal("no login was logged at all: the check above proves nothing")
+	}
+}
+
+// Pods that ask for root, capabilities or privilege escalation need their
+// project's permission, which only a cluster admin gives.
+func TestPrivilegedPodsNeedTheProjectsPermission(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t, store.Config{})
+	e.createUser(t, "alice", "alice-password")
+	alice := e.login(t, "alice", "alice-password")
+	if err := alice.Create(ctx, projects, "", map[string]any{"metadata": map[string]any{"name": "shop"}}, nil); err != nil {
+		t.Fatal(err)
+	}
+	pods := mustLookup("pods")
+	root := int64(0)
+	pod := func(name string, sc *api.SecurityContext) api.Pod {
+		return api.Pod{Metadata: api.ObjectMeta{Name: name}, Spec: api.PodSpec{Containers: []api.Container{
+			{Name: "app", Image: "localhost:8443/shop/app:1", SecurityContext: sc}}}}
+	}
+	tests := []struct {
+		name string
+		sc   *api.SecurityContext
+	}{
+		{"runs as root", &api.SecurityContext{RunAsUser: &root}},
+		{"adds a capability", &api.SecurityContext{Capabilities: &api.Capabilities{Add: []string{"NET_ADMIN"}}}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			err := alice.Create(ctx, pods, "shop", pod("p-"+strings.ReplaceAll(tc.name, " ", "-"), tc.sc), nil)
+			if !errors.Is(err, errdefs.ErrForbidden) || !strings.Contains(statusOf(err).Message, "slipway.io/allow-privileged") {
+				t.Fatalf("privileged pod without permission: %v", err)
+			}
+		})
+	}
+	// An ordinary pod is fine; a patch cannot sneak privileges in later.
+	if err := alice.Create(ctx, pods, "shop", pod("plain", nil), nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := alice.Patch(ctx, pods, "shop", "plain", []byte(`{"spec":{"containers":[{"name":"app","image":"localhost:8443/shop/app:1","securityContext":{"runAsUser":0}}]}}`), false, nil); !errors.Is(err, errdefs.ErrForbidden) {
+		t.Fatalf("patching in root: %v", err)
+	}
+	// The project's admin may not grant the permission; a cluster admin may.
+	allow := []byte(`{"metadata":{"annotations":{"slipway.io/allow-privileged":"true"}}}`)
+	if err := alice.Patch(ctx, projects, "", "shop", allow, false, nil); !errors.Is(err, errdefs.ErrForbidden) {
+		t.Fatalf("project admin set allow-privileged: %v", err)
+	}
+	if err := e.client.Patch(ctx, projects, "", "shop", allow, false, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := alice.Create(ctx, pods, "shop", pod("rooted", &api.SecurityContext{RunAsUser: &root}), nil); err != nil {
+		t.Fatalf("privileged pod in an allowed project: %v", err)
+	}
+	// A binding patched to a role that does not exist is refused before it is stored.
+	bind(t, alice, "shop", "viewers", "view", user("alice"))
+	if err := alice.Patch(ctx, rolebindings, "shop", "viewers", []byte(`{"spec":{"roleRef":{"name":"superuser"}}}`), false, nil); !errors.Is(err, errdefs.ErrInvalid) {
+		t.Fatalf("binding patched to an unknown role: %v", err)
 	}
 }

@@ -68,18 +68,78 @@ func (h *Handler) visibility(caller authn.Caller, t target, d rbac.Decision) fun
 	return func(*api.Object) bool { return false }
 }
 
-// admit checks what the generic validation cannot know: that a binding
-// names a role that exists and may be bound at its scope.
-func (h *Handler) admit(t target, obj *api.Object) error {
-	switch t.res.Plural {
+// AllowPrivilegedAnnotation on a project lets its pods run as root, add
+// capabilities or escalate privileges. Only a cluster-admin may set it.
+const AllowPrivilegedAnnotation = "slipway.io/allow-privileged"
+
+// Admit is the API's admission check (resource.Admission): bindings name
+// roles that exist at their scope; privileged pods need their project's
+// permission; that permission is a cluster-admin's to give.
+func (h *Handler) Admit(ctx context.Context, res *api.Resource, old, obj *api.Object) error {
+	switch res.Plural {
 	case api.RoleBindingsResource, api.ClusterRoleBindingsResource:
 		var spec api.RoleBindingSpec
 		if err := json.Unmarshal(obj.Spec, &spec); err != nil {
 			return errdefs.BadRequestf("spec", "%v", err)
 		}
-		return rbac.ValidateRoleRef(spec.RoleRef.Name, t.res.Plural == api.ClusterRoleBindingsResource)
+		return rbac.ValidateRoleRef(spec.RoleRef.Name, res.Plural == api.ClusterRoleBindingsResource)
+	case api.ProjectsResource:
+		var before string
+		if old != nil {
+			before = old.Metadata.Annotations[AllowPrivilegedAnnotation]
+		}
+		if obj.Metadata.Annotations[AllowPrivilegedAnnotation] == before {
+			return nil
+		}
+		caller := callerFrom(ctx)
+		d := h.cfg.Authorizer.Authorize(rbac.Attributes{User: caller.UserInfo, Verb: "create", Resource: api.ClusterRoleBindingsResource})
+		if !d.Allowed {
+			return fmt.Errorf("only a cluster admin may set the annotation %s: %w", AllowPrivilegedAnnotation, errdefs.ErrForbidden)
+		}
+	case api.PodsResource:
+		var spec api.PodSpec
+		if err := json.Unmarshal(obj.Spec, &spec); err != nil {
+			return errdefs.BadRequestf("spec", "%v", err)
+		}
+		return h.admitPrivileges(ctx, obj.Metadata.Project, spec)
 	}
 	return nil
+}
+
+// admitPrivileges refuses a pod that asks for root, capabilities or
+// privilege escalation unless its project allows it.
+func (h *Handler) admitPrivileges(ctx context.Context, project string, spec api.PodSpec) error {
+	var what string
+	for _, c := range spec.Containers {
+		sc := c.SecurityContext
+		switch {
+		case sc == nil:
+		case sc.RunAsUser != nil && *sc.RunAsUser == 0:
+			what = fmt.Sprintf("container %q runs as root (runAsUser 0)", c.Name)
+		case sc.RunAsNonRoot != nil && !*sc.RunAsNonRoot:
+			what = fmt.Sprintf("container %q allows running as root (runAsNonRoot false)", c.Name)
+		case sc.AllowPrivilegeEscalation != nil && *sc.AllowPrivilegeEscalation:
+			what = fmt.Sprintf("container %q allows privilege escalation", c.Name)
+		case sc.Capabilities != nil && len(sc.Capabilities.Add) > 0:
+			what = fmt.Sprintf("container %q adds capabilities %v", c.Name, sc.Capabilities.Add)
+		}
+		if what != "" {
+			break
+		}
+	}
+	if what == "" {
+		return nil
+	}
+	projects, _ := h.cfg.Catalogue.Lookup(api.ProjectsResource)
+	p, err := h.cfg.Service.Get(store.WithProject(ctx, ""), projects, project)
+	if err != nil {
+		return err
+	}
+	if p.Metadata.Annotations[AllowPrivilegedAnnotation] == "true" {
+		return nil
+	}
+	return fmt.Errorf("%s, which project %q does not allow (a cluster admin can set the annotation %s=true on the project): %w",
+		what, project, AllowPrivilegedAnnotation, errdefs.ErrForbidden)
 }
 
 // makeRequesterAdmin gives the creator of a project its admin role, so a

@@ -31,11 +31,21 @@ import (
 // races other writers.
 const maxRetries = 8
 
+// Admission checks a write the generic validation cannot judge alone (a
+// role that must exist, a project's permission for privileged pods). old
+// is nil on create. It runs on every create and spec update — from the API
+// and from controllers alike — before anything is stored.
+type Admission func(ctx context.Context, res *api.Resource, old, obj *api.Object) error
+
 // Service applies the generic semantics over a store.
 type Service struct {
 	store *store.Store
 	now   func() time.Time
+	admit Admission
 }
+
+// SetAdmission installs the admission check; call it before serving.
+func (s *Service) SetAdmission(a Admission) { s.admit = a }
 
 // New returns a Service; now is the clock (time.Now when nil).
 func New(st *store.Store, now func() time.Time) *Service {
@@ -126,6 +136,11 @@ func (s *Service) Create(ctx context.Context, res *api.Resource, obj *api.Object
 	if res.HasStatus {
 		obj.Status = nil
 	}
+	if s.admit != nil {
+		if err := s.admit(ctx, res, nil, obj); err != nil {
+			return nil, err
+		}
+	}
 	return s.store.Create(ctx, res, obj)
 }
 
@@ -210,6 +225,11 @@ func (s *Service) apply(ctx context.Context, res *api.Resource, current, next *a
 		}
 		if !sameJSON(current.Spec, out.Spec) || !sameJSON(current.Data, out.Data) {
 			m.Generation++
+		}
+		if s.admit != nil {
+			if err := s.admit(ctx, res, current, &out); err != nil {
+				return nil, err
+			}
 		}
 		if m.DeletionTimestamp != nil && len(m.Finalizers) == 0 {
 			// The last finalizer is gone: the object goes.
