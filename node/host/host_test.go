@@ -20,6 +20,7 @@ import (
 	"github.com/slipway/slipway/api/client"
 	"github.com/slipway/slipway/cli"
 	"github.com/slipway/slipway/internal/testpeer"
+	"github.com/slipway/slipway/node/agent"
 	"github.com/slipway/slipway/node/agent/execstream"
 	"github.com/slipway/slipway/node/host"
 	"github.com/slipway/slipway/node/sampleimage"
@@ -226,4 +227,143 @@ func rawPost(t *testing.T, srv *server.Server, path string) []byte {
 		t.Fatalf("POST %s: %d %s", path, resp.StatusCode, b)
 	}
 	return b
+}
+
+// Pods keep running while the API server is away, and the node catches up
+// when it is back.
+func TestPodsSurviveTheAPIServer(t *testing.T) {
+	testpeer.RequireRoot(t)
+	testpeer.RequireBinary(t, "containerd (Debian package containerd)", "containerd")
+	if _, err := os.Stat("/usr/lib/cni/bridge"); err != nil {
+		testpeer.Missing(t, "containernetworking-plugins", err)
+	}
+	ctx := context.Background()
+	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
+	dir := t.TempDir()
+	dsn := storetest.NewDatabase(t)
+	scfg := server.Config{Listen: "127.0.0.1:0", DataDir: filepath.Join(dir, "server"), DatabaseURL: dsn,
+		BootstrapPassword: adminPassword, Logger: quiet}
+	srv, err := server.Start(ctx, scfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	scfg.Listen = srv.Addr() // the restarted server comes back on the same address
+	token, err := srv.ServiceAccountToken(ctx, "slipway-system", "node-survivor", "system:node")
+	if err != nil {
+		t.Fatal(err)
+	}
+	nodeClient, err := client.New(client.Config{Server: srv.URL(), CAFile: srv.CAFile(), Token: token})
+	if err != nil {
+		t.Fatal(err)
+	}
+	bridge := fmt.Sprintf("slws%d", os.Getpid()%100000)
+	ns := fmt.Sprintf("slipway-survivor-%d", os.Getpid())
+	n, err := host.Start(ctx, host.Config{Name: "survivor", Dir: filepath.Join(dir, "node"), Client: nodeClient,
+		PodSubnet: "10.252.8.0/24", Bridge: bridge, Namespace: ns, Logger: quiet,
+		Agent: agent.Config{RetryMax: time.Second}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		_ = n.Stop(ctx, true)
+		exec.Command("ip", "link", "del", bridge).Run()
+		dirs, _ := filepath.Glob(filepath.Join("/sys/fs/cgroup", "*", ns))
+		for _, d := range append(dirs, filepath.Join("/run/containerd/runc", ns)) {
+			os.Remove(d)
+		}
+	}()
+	const image = "localhost/slipway-test/busybox:survivor"
+	archive, err := sampleimage.Build(ctx, dir, sampleimage.Spec{Ref: image})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := sampleimage.Import(ctx, n.Containerd().Client(), archive, ""); err != nil {
+		t.Fatal(err)
+	}
+	cat := api.NewCatalogue()
+	projects, pods := mustLookup(cat, "projects"), mustLookup(cat, "pods")
+	admin := login(t, srv)
+	if err := admin.Create(ctx, projects, "", map[string]any{"metadata": map[string]any{"name": "shop"}}, nil); err != nil {
+		t.Fatal(err)
+	}
+	grace := int64(1)
+	pod := api.Pod{Metadata: api.ObjectMeta{Name: "web"}, Spec: api.PodSpec{NodeName: "survivor", TerminationGracePeriodSeconds: &grace,
+		Containers: []api.Container{{Name: "app", Image: image, Ports: []api.ContainerPort{{ContainerPort: sampleimage.DefaultPort}}}}}}
+	if err := admin.Create(ctx, pods, "shop", pod, nil); err != nil {
+		t.Fatal(err)
+	}
+	var url string
+	waitFor(t, "pod serving", func() error {
+		var p api.Pod
+		if err := admin.Get(ctx, pods, "shop", "web", &p); err != nil {
+			return err
+		}
+		if p.Status.PodIP == "" {
+			return fmt.Errorf("no IP yet (%s)", p.Status.Phase)
+		}
+		url = fmt.Sprintf("http://%s:%d/", p.Status.PodIP, sampleimage.DefaultPort)
+		return httpOK(url)
+	})
+
+	// The API server goes away: the pod keeps serving.
+	if err := srv.Shutdown(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 20; i++ {
+		if err := httpOK(url); err != nil {
+			t.Fatalf("pod stopped serving while the API server was down: %v", err)
+		}
+		time.Sleep(100 * time.Millisecond) // sampling the pod over two seconds
+	}
+
+	// It comes back: the node catches up and acts on what changed.
+	srv, err = server.Start(ctx, scfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Shutdown(ctx)
+	admin = login(t, srv)
+	if err := httpOK(url); err != nil {
+		t.Fatalf("pod stopped serving across the API server's restart: %v", err)
+	}
+	if err := admin.Delete(ctx, pods, "shop", "web", nil); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "pod deleted by the node after the API server came back", func() error {
+		if err := admin.Get(ctx, pods, "shop", "web", nil); err == nil {
+			return fmt.Errorf("still there")
+		}
+		if err := httpOK(url); err == nil {
+			return fmt.Errorf("still serving")
+		}
+		return nil
+	})
+}
+
+func httpOK(url string) error {
+	c := &http.Client{Timeout: 2 * time.Second}
+	resp, err := c.Get(url)
+	if err != nil {
+		return err
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("status %d", resp.StatusCode)
+	}
+	return nil
+}
+
+func waitFor(t *testing.T, what string, cond func() error) {
+	t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		err := cond()
+		if err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: not within 60 s: %v", what, err)
+		}
+		time.Sleep(50 * time.Millisecond) // bounded poll of a real system
+	}
 }
