@@ -60,10 +60,13 @@ type Config struct {
 	// (printed once by the caller from BootstrapResult).
 	BootstrapPassword string
 	// Store tunes the store (its DSN, logger and metrics are filled in).
-	Store         store.Config
-	BookmarkEvery time.Duration
-	Logger        *slog.Logger
-	Version       string
+	Store store.Config
+	// NodeEvictionTimeout is how long a node may be NotReady before its
+	// pods are evicted (default 5 min).
+	NodeEvictionTimeout time.Duration
+	BookmarkEvery       time.Duration
+	Logger              *slog.Logger
+	Version             string
 }
 
 // Server is a running API server.
@@ -255,6 +258,9 @@ func (s *Server) runControllers(ctx context.Context, svc *resource.Service, cata
 	}, {
 		Name: "pod-termination", Resource: lookup(api.PodsResource), Service: svc, Logger: s.log, Metrics: metrics,
 		Reconciler: &controllers.PodTermination{Service: svc, Catalogue: catalogue},
+	}, {
+		Name: "node-lifecycle", Resource: lookup(api.NodesResource), Service: svc, Logger: s.log, Metrics: metrics,
+		Reconciler: &controllers.NodeLifecycle{Service: svc, Catalogue: catalogue, Logger: s.log, EvictionTimeout: s.cfg.NodeEvictionTimeout},
 	}} {
 		s.goRun(ctx, c.Run)
 	}

@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -172,5 +173,150 @@ func TestPodTerminationReleasesPodsNoNodeRuns(t *testing.T) {
 	// A pod on an existing node waits for its node agent.
 	if obj, err := svc.Get(shop, lookup("pods"), "on-n1"); err != nil || obj.Metadata.DeletionTimestamp == nil {
 		t.Fatalf("pod on a live node: %v, %v", obj, err)
+	}
+}
+
+func TestNodeLifecycleEvictsAtALimitedRate(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
+	st, err := store.Open(ctx, store.Config{DSN: storetest.NewDatabase(t), Logger: quiet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	cat := api.NewCatalogue()
+	svc := resource.New(st, nil)
+	lookup := func(p string) *api.Resource { r, _ := cat.Lookup(p); return r }
+	lifecycle := &controllers.NodeLifecycle{Service: svc, Catalogue: cat, Logger: quiet,
+		EvictionTimeout: 500 * time.Millisecond, EvictionsPerSecond: 2, EvictionBurst: 2}
+	c := &reconcile.Controller{Name: "node-lifecycle", Resource: lookup("nodes"), Service: svc, Logger: quiet, Reconciler: lifecycle}
+
+	now := time.Now().UTC().Truncate(time.Second)
+	ready := []api.Condition{{Type: api.NodeReady, Status: "True", LastTransitionTime: &now}}
+	for _, n := range []struct {
+		name  string
+		alive bool
+	}{{"alive", true}, {"dead", false}} {
+		if _, err := svc.Create(ctx, lookup("nodes"), &api.Object{Metadata: api.ObjectMeta{Name: n.name}}); err != nil {
+			t.Fatal(err)
+		}
+		status, _ := json.Marshal(api.NodeStatus{Conditions: ready})
+		if _, err := svc.Patch(ctx, lookup("nodes"), n.name, []byte(`{"status":`+string(status)+`}`), true); err != nil {
+			t.Fatal(err)
+		}
+		renew := now
+		if !n.alive {
+			renew = now.Add(-time.Hour)
+		}
+		spec, _ := json.Marshal(api.LeaseSpec{HolderIdentity: n.name, LeaseDurationSeconds: 3600, RenewTime: &renew})
+		if !n.alive {
+			spec, _ = json.Marshal(api.LeaseSpec{HolderIdentity: n.name, LeaseDurationSeconds: 40, RenewTime: &renew})
+		}
+		if _, err := svc.Create(ctx, lookup("leases"), &api.Object{Metadata: api.ObjectMeta{Name: controllers.LeaseName(n.name)}, Spec: spec}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := svc.Create(ctx, lookup("projects"), &api.Object{Metadata: api.ObjectMeta{Name: "shop"}}); err != nil {
+		t.Fatal(err)
+	}
+	shop := store.WithProject(ctx, "shop")
+	for i := 0; i < 6; i++ {
+		node := "dead"
+		if i == 5 {
+			node = "alive"
+		}
+		spec, _ := json.Marshal(api.PodSpec{NodeName: node, Containers: []api.Container{{Name: "app", Image: "localhost:8443/shop/app:1"}}})
+		if _, err := svc.Create(shop, lookup("pods"), &api.Object{Metadata: api.ObjectMeta{Name: fmt.Sprint("p", i)}, Spec: spec}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	start := time.Now()
+	stopped := make(chan struct{})
+	go func() { c.Run(ctx); close(stopped) }()
+	defer func() { cancel(); <-stopped }()
+
+	eventually(t, "dead node NotReady", func() error {
+		obj, err := svc.Get(ctx, lookup("nodes"), "dead")
+		if err != nil {
+			return err
+		}
+		var status api.NodeStatus
+		_ = json.Unmarshal(obj.Status, &status)
+		if len(status.Conditions) == 0 || status.Conditions[0].Status != "Unknown" {
+			return fmt.Errorf("conditions %+v", status.Conditions)
+		}
+		return nil
+	})
+	eventually(t, "the dead node's pods evicted", func() error {
+		list, err := svc.List(shop, lookup("pods"), api.ListOptions{})
+		if err != nil {
+			return err
+		}
+		for _, p := range list.Items {
+			if p.Metadata.Name != "p5" && p.Metadata.DeletionTimestamp == nil {
+				return fmt.Errorf("%s not evicted yet", p.Metadata.Name)
+			}
+		}
+		return nil
+	})
+	// Five evictions at 2/s after a burst of 2 take more than a second.
+	if took := time.Since(start); took < time.Second {
+		t.Fatalf("5 evictions in %s: the rate limit did not hold", took)
+	}
+	if obj, err := svc.Get(shop, lookup("pods"), "p5"); err != nil || obj.Metadata.DeletionTimestamp != nil {
+		t.Fatalf("a pod of the live node was touched: %v", err)
+	}
+}
+
+// When most nodes stop heartbeating at once, a partition is likelier than
+// dead machines: nothing is evicted.
+func TestNodeLifecycleHoldsBackDuringAPartition(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
+	st, err := store.Open(ctx, store.Config{DSN: storetest.NewDatabase(t), Logger: quiet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	cat := api.NewCatalogue()
+	svc := resource.New(st, nil)
+	lookup := func(p string) *api.Resource { r, _ := cat.Lookup(p); return r }
+	lifecycle := &controllers.NodeLifecycle{Service: svc, Catalogue: cat, Logger: quiet, EvictionTimeout: 200 * time.Millisecond}
+	c := &reconcile.Controller{Name: "node-lifecycle", Resource: lookup("nodes"), Service: svc, Logger: quiet, Reconciler: lifecycle}
+	if _, err := svc.Create(ctx, lookup("projects"), &api.Object{Metadata: api.ObjectMeta{Name: "shop"}}); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 3; i++ {
+		name := fmt.Sprint("n", i)
+		if _, err := svc.Create(ctx, lookup("nodes"), &api.Object{Metadata: api.ObjectMeta{Name: name}}); err != nil {
+			t.Fatal(err)
+		}
+		spec, _ := json.Marshal(api.PodSpec{NodeName: name, Containers: []api.Container{{Name: "app", Image: "localhost:8443/shop/app:1"}}})
+		if _, err := svc.Create(store.WithProject(ctx, "shop"), lookup("pods"), &api.Object{Metadata: api.ObjectMeta{Name: name}, Spec: spec}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	stopped := make(chan struct{})
+	go func() { c.Run(ctx); close(stopped) }()
+	defer func() { cancel(); <-stopped }()
+	eventually(t, "all nodes NotReady", func() error {
+		for i := 0; i < 3; i++ {
+			obj, err := svc.Get(ctx, lookup("nodes"), fmt.Sprint("n", i))
+			if err != nil || !strings.Contains(string(obj.Status), "Unknown") {
+				return fmt.Errorf("n%d not yet NotReady", i)
+			}
+		}
+		return nil
+	})
+	// Well past the eviction timeout, the pods are all still there.
+	time.Sleep(2 * time.Second) // observing that nothing happens, bounded
+	list, err := svc.List(store.WithProject(ctx, "shop"), lookup("pods"), api.ListOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range list.Items {
+		if p.Metadata.DeletionTimestamp != nil {
+			t.Fatalf("pod %s evicted during a partition", p.Metadata.Name)
+		}
 	}
 }
