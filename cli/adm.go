@@ -26,6 +26,7 @@ func (a *App) admCommand() *cobra.Command {
 		RunE: groupRun,
 	}
 	cmd.AddCommand(a.usersCommand(), a.policyCommand("policy", true), a.groupsCommand())
+	cmd.AddCommand(a.nodeCommands()...)
 	return cmd
 }
 
