@@ -106,6 +106,7 @@ func (c *Catalogue) All() []*Resource {
 func NewCatalogue() *Catalogue {
 	c := &Catalogue{byPlural: map[string]*Resource{}, byKind: map[string]*Resource{}}
 	all := append([]*Resource{projectResource(), configMapResource()}, identityResources()...)
+	all = append(all, workloadControllerResources()...)
 	for _, r := range append(all, workloadResources()...) {
 		if _, dup := c.byPlural[r.Plural]; dup {
 			panic(fmt.Sprintf("resource %q registered twice", r.Plural))

@@ -31,6 +31,7 @@ import (
 	"github.com/slipway/slipway/auth/rbacsync"
 	"github.com/slipway/slipway/auth/tokens"
 	"github.com/slipway/slipway/server/controllers"
+	"github.com/slipway/slipway/server/controllers/workloads"
 	"github.com/slipway/slipway/server/httpapi"
 	"github.com/slipway/slipway/server/informer"
 	"github.com/slipway/slipway/server/pki"
@@ -262,6 +263,10 @@ func (s *Server) runControllers(ctx context.Context, svc *resource.Service, cata
 		Name: "node-lifecycle", Resource: lookup(api.NodesResource), Service: svc, Logger: s.log, Metrics: metrics,
 		Reconciler: &controllers.NodeLifecycle{Service: svc, Catalogue: catalogue, Logger: s.log, EvictionTimeout: s.cfg.NodeEvictionTimeout},
 	}} {
+		s.goRun(ctx, c.Run)
+	}
+	for _, c := range workloads.Controllers(workloads.Deps{Service: svc, Catalogue: catalogue, Logger: s.log}) {
+		c.Logger, c.Metrics = s.log, metrics
 		s.goRun(ctx, c.Run)
 	}
 }

@@ -57,6 +57,7 @@ var policyTable = []policyEntry{
 	{Resource: Resource{Name: "serviceaccounts", Scope: api.ProjectScoped, Subresources: []string{"token"}}},
 	{Resource: Resource{Name: "deployments", Scope: api.ProjectScoped, Subresources: []string{"log", "rollback", "scale", "status"}}},
 	{Resource: Resource{Name: "pods", Scope: api.ProjectScoped, Subresources: []string{"exec", "log", "status"}}},
+	{Resource: Resource{Name: "replicasets", Scope: api.ProjectScoped, Subresources: []string{"status"}}},
 	{Resource: Resource{Name: "services", Scope: api.ProjectScoped, Subresources: []string{"status"}}},
 	{Resource: Resource{Name: "endpoints", Scope: api.ProjectScoped}},
 	{Resource: Resource{Name: "routes", Scope: api.ProjectScoped, Subresources: []string{"status"}}},

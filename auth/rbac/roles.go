@@ -65,7 +65,7 @@ var (
 var (
 	// editableInProject are the objects admin and edit manage.
 	editableInProject = []string{
-		"configmaps", "secrets", "serviceaccounts", "deployments", "pods",
+		"configmaps", "secrets", "serviceaccounts", "deployments", "replicasets", "pods",
 		"services", "endpoints", "routes", "buildconfigs", "builds", "images",
 		"jobs", "networkpolicies",
 	}
@@ -78,7 +78,7 @@ var (
 	// readable objects of every project role.
 	readableDetails = []PolicyRule{
 		{Verbs: read, Resources: []string{
-			"deployments/status", "pods/status", "services/status", "routes/status",
+			"deployments/status", "replicasets/status", "pods/status", "services/status", "routes/status",
 			"builds/status", "jobs/status", "events",
 		}},
 		{Verbs: []string{VerbGet}, Resources: []string{"deployments/log", "pods/log", "builds/log"}},
@@ -100,7 +100,7 @@ var builtinRoles = []Role{
 				"projects", "projects/status", "users", "users/status", "groups", "clusterrolebindings",
 				"nodes", "nodes/status", "leases",
 				"configmaps", "rolebindings", "serviceaccounts",
-				"deployments", "deployments/status", "pods", "pods/status",
+				"deployments", "deployments/status", "replicasets", "replicasets/status", "pods", "pods/status",
 				"services", "services/status", "endpoints", "routes", "routes/status",
 				"buildconfigs", "builds", "builds/status", "images", "events",
 				"resourcequotas", "resourcequotas/status", "limitranges",
@@ -186,7 +186,7 @@ var builtinRoles = []Role{
 		Description: "Read everything in the project except secrets and role bindings.",
 		Rules: slices.Concat([]PolicyRule{
 			{Verbs: read, Resources: []string{
-				"configmaps", "serviceaccounts", "deployments", "pods",
+				"configmaps", "serviceaccounts", "deployments", "replicasets", "pods",
 				"services", "endpoints", "routes", "buildconfigs", "builds", "images",
 				"resourcequotas", "resourcequotas/status", "limitranges", "jobs", "networkpolicies",
 			}},
