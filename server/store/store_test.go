@@ -530,10 +530,19 @@ func TestBookmarkOnlyWhenCaughtUp(t *testing.T) {
 	if ev.Revision != want {
 		t.Fatalf("got %s@%d, want ADDED@%d", ev.Type, ev.Revision, want)
 	}
-	tick <- time.Now()
-	bctx, cancel := context.WithTimeout(ctx, 200*time.Millisecond)
+	// The first Next may have returned the event with the tick unread: fill
+	// the channel without blocking.
+	select {
+	case tick <- time.Now():
+	default:
+	}
+	bctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
-	if ev, err := w.Next(bctx, tick); err == nil && ev.Type == api.Bookmark && ev.Revision < want {
+	ev, err = w.Next(bctx, tick)
+	if err != nil || ev.Type != api.Bookmark {
+		t.Fatalf("no bookmark once caught up: %s, %v", ev.Type, err)
+	}
+	if ev.Revision < want {
 		t.Fatalf("bookmark went backwards: %d < %d", ev.Revision, want)
 	}
 }
