@@ -573,6 +573,15 @@ func TestPrivilegedPodsNeedTheProjectsPermission(t *testing.T) {
 			}
 		})
 	}
+	// Templates are checked where the user writes them.
+	deployments := mustLookup("deployments")
+	dep := map[string]any{"metadata": map[string]any{"name": "rooted-app"}, "spec": map[string]any{
+		"selector": map[string]any{"matchLabels": map[string]string{"app": "x"}},
+		"template": map[string]any{"metadata": map[string]any{"labels": map[string]string{"app": "x"}},
+			"spec": pod("t", &api.SecurityContext{RunAsUser: &root}).Spec}}}
+	if err := alice.Create(ctx, deployments, "shop", dep, nil); !errors.Is(err, errdefs.ErrForbidden) {
+		t.Fatalf("privileged deployment template: %v", err)
+	}
 	// An ordinary pod is fine; a patch cannot sneak privileges in later.
 	if err := alice.Create(ctx, pods, "shop", pod("plain", nil), nil); err != nil {
 		t.Fatal(err)

@@ -102,6 +102,26 @@ func (h *Handler) Admit(ctx context.Context, res *api.Resource, old, obj *api.Ob
 			return errdefs.BadRequestf("spec", "%v", err)
 		}
 		return h.admitPrivileges(ctx, obj.Metadata.Project, spec)
+	case api.DeploymentsResource, api.ReplicaSetsResource, api.JobsResource:
+		// A privileged template is refused here, where the user sees why,
+		// not later when its controller cannot create the pods.
+		var spec struct {
+			Template api.PodTemplate `json:"template"`
+		}
+		if err := json.Unmarshal(obj.Spec, &spec); err != nil {
+			return errdefs.BadRequestf("spec", "%v", err)
+		}
+		return h.admitPrivileges(ctx, obj.Metadata.Project, spec.Template.Spec)
+	case api.ServicesResource:
+		if old == nil {
+			return nil
+		}
+		var before, after api.ServiceSpec
+		_ = json.Unmarshal(old.Spec, &before)
+		_ = json.Unmarshal(obj.Spec, &after)
+		if before.ClusterIP != "" && after.ClusterIP != before.ClusterIP {
+			return errdefs.Invalidf("spec.clusterIP", "is immutable once allocated (%s); delete and re-create the service to change it", before.ClusterIP)
+		}
 	}
 	return nil
 }
