@@ -102,3 +102,79 @@ func nodeIP(o *Object, _ time.Time) string {
 	}
 	return strings.Join(ips, ",")
 }
+
+// Columns of the workload kinds.
+func init() {
+	extras[api.DeploymentsResource] = Kind{ShortNames: []string{"deploy"},
+		Columns: []Column{{"READY", readyOf("spec", "replicas")}, text("UP-TO-DATE", "status", "updatedReplicas"),
+			text("AVAILABLE", "status", "availableReplicas")},
+		Wide: []Column{{"IMAGES", images}}}
+	extras[api.ReplicaSetsResource] = Kind{ShortNames: []string{"rs"},
+		Columns: []Column{text("DESIRED", "spec", "replicas"), text("CURRENT", "status", "replicas"), text("READY", "status", "readyReplicas")},
+		Wide:    []Column{{"IMAGES", images}}}
+	extras[api.ServicesResource] = Kind{ShortNames: []string{"svc"},
+		Columns: []Column{text("CLUSTER-IP", "spec", "clusterIP"), {"PORTS", servicePorts}}}
+	extras[api.EndpointsResource] = Kind{ShortNames: []string{"ep"},
+		Columns: []Column{{"ENDPOINTS", endpointAddresses}}}
+	extras[api.JobsResource] = Kind{
+		Columns: []Column{{"COMPLETIONS", readyOf("spec", "completions")}, text("ACTIVE", "status", "active"), text("FAILED", "status", "failed")}}
+}
+
+// readyOf shows "ready/desired" for workloads.
+func readyOf(path ...string) func(o *Object, _ time.Time) string {
+	return func(o *Object, _ time.Time) string {
+		want := o.String(path...)
+		if want == "" {
+			want = "1"
+		}
+		done := o.String("status", "readyReplicas")
+		if path[len(path)-1] == "completions" {
+			done = o.String("status", "succeeded")
+		}
+		if done == "" {
+			done = "0"
+		}
+		return done + "/" + want
+	}
+}
+
+func images(o *Object, _ time.Time) string {
+	var out []string
+	for _, c := range items(o, "spec", "template", "spec", "containers") {
+		if img, ok := c["image"].(string); ok {
+			out = append(out, img)
+		}
+	}
+	return strings.Join(out, ",")
+}
+
+func servicePorts(o *Object, _ time.Time) string {
+	var out []string
+	for _, p := range items(o, "spec", "ports") {
+		proto, _ := p["protocol"].(string)
+		if proto == "" {
+			proto = "TCP"
+		}
+		out = append(out, fmt.Sprintf("%v/%s", p["port"], proto))
+	}
+	return strings.Join(out, ",")
+}
+
+func endpointAddresses(o *Object, _ time.Time) string {
+	var out []string
+	for _, s := range items(o, "spec", "subsets") {
+		addrs, _ := s["addresses"].([]any)
+		ports, _ := s["ports"].([]any)
+		for _, a := range addrs {
+			am, _ := a.(map[string]any)
+			for _, p := range ports {
+				pm, _ := p.(map[string]any)
+				out = append(out, fmt.Sprintf("%v:%v", am["ip"], pm["port"]))
+			}
+		}
+	}
+	if len(out) == 0 {
+		return "<none>"
+	}
+	return strings.Join(out, ",")
+}
