@@ -37,6 +37,7 @@ import (
 	"github.com/slipway/slipway/server/pki"
 	"github.com/slipway/slipway/server/reconcile"
 	"github.com/slipway/slipway/server/resource"
+	"github.com/slipway/slipway/server/scheduler"
 	"github.com/slipway/slipway/server/store"
 	"github.com/slipway/slipway/web"
 )
@@ -65,6 +66,9 @@ type Config struct {
 	// NodeEvictionTimeout is how long a node may be NotReady before its
 	// pods are evicted (default 5 min).
 	NodeEvictionTimeout time.Duration
+	// SchedulerPolicy scores nodes: LeastAllocated (default, Borg's worst
+	// fit), MostAllocated (best fit) or Balanced.
+	SchedulerPolicy scheduler.Policy
 	BookmarkEvery       time.Duration
 	Logger              *slog.Logger
 	Version             string
@@ -197,6 +201,9 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 	})
 	svc.SetAdmission(handler.Admit)
 	s.runControllers(base, svc, catalogue, reconcile.NewMetrics(reg))
+	if err := s.runScheduler(base, svc, catalogue, reg); err != nil {
+		return nil, err
+	}
 
 	if s.listener, err = net.Listen("tcp", cfg.Listen); err != nil {
 		return nil, fmt.Errorf("listen on %s: %w", cfg.Listen, err)
@@ -269,6 +276,18 @@ func (s *Server) runControllers(ctx context.Context, svc *resource.Service, cata
 		c.Logger, c.Metrics = s.log, metrics
 		s.goRun(ctx, c.Run)
 	}
+}
+
+// runScheduler starts the scheduler; several servers may each run one: its
+// commits are safe against each other.
+func (s *Server) runScheduler(ctx context.Context, svc *resource.Service, catalogue *api.Catalogue, reg prometheus.Registerer) error {
+	sched, err := scheduler.New(scheduler.Config{Service: svc, Catalogue: catalogue, Policy: s.cfg.SchedulerPolicy,
+		Logger: s.log, Registerer: reg})
+	if err != nil {
+		return fmt.Errorf("scheduler: %w", err)
+	}
+	s.goRun(ctx, sched.Run)
+	return nil
 }
 
 // nodeClient calls node agents: it presents the API server's client

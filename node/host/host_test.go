@@ -169,6 +169,48 @@ func TestNodeLogsAndExecThroughTheAPI(t *testing.T) {
 		t.Fatalf("slip exec: %d %q %q", code, stdout, stderr)
 	}
 
+	// A deployment: the scheduler places its pods on this node, the node runs
+	// them, and the service's endpoints follow their readiness.
+	deployments, services, endpoints := mustLookup(cat, "deployments"), mustLookup(cat, "services"), mustLookup(cat, "endpoints")
+	replicas := int32(2)
+	dep := api.Deployment{Metadata: api.ObjectMeta{Name: "web"}, Spec: api.DeploymentSpec{Replicas: &replicas,
+		Selector: &api.LabelSelector{MatchLabels: map[string]string{"app": "web"}},
+		Template: api.PodTemplate{Metadata: api.TemplateMeta{Labels: map[string]string{"app": "web"}}, Spec: api.PodSpec{
+			TerminationGracePeriodSeconds: &grace,
+			Containers: []api.Container{{Name: "web", Image: image, Ports: []api.ContainerPort{{Name: "http", ContainerPort: sampleimage.DefaultPort}},
+				ReadinessProbe: &api.Probe{HTTPGet: &api.HTTPGetAction{Path: "/", Port: api.FromString("http")}, PeriodSeconds: 1}}}}}}}
+	if err := admin.Create(ctx, deployments, "shop", dep, nil); err != nil {
+		t.Fatal(err)
+	}
+	svc := api.Service{Metadata: api.ObjectMeta{Name: "web"}, Spec: api.ServiceSpec{Selector: map[string]string{"app": "web"},
+		Ports: []api.ServicePort{{Port: 80, TargetPort: ptr(api.FromString("http"))}}}}
+	if err := admin.Create(ctx, services, "shop", svc, nil); err != nil {
+		t.Fatal(err)
+	}
+	deadline = time.Now().Add(90 * time.Second)
+	for {
+		var ep api.Endpoints
+		err := admin.Get(ctx, endpoints, "shop", "web", &ep)
+		ready := 0
+		for _, ss := range ep.Spec.Subsets {
+			ready += len(ss.Addresses)
+			for _, a := range ss.Addresses {
+				if a.NodeName != "hosttest" {
+					t.Fatalf("endpoint on node %q", a.NodeName)
+				}
+			}
+		}
+		if err == nil && ready == 2 {
+			break
+		}
+		if time.Now().After(deadline) {
+			var d api.Deployment
+			_ = admin.Get(ctx, deployments, "shop", "web", &d)
+			t.Fatalf("service endpoints: %d ready (%v); deployment status %+v", ready, err, d.Status)
+		}
+		time.Sleep(100 * time.Millisecond) // bounded poll of a real system
+	}
+
 	// The node's endpoint refuses everyone but the API server.
 	var node api.Node
 	if err := admin.Get(ctx, mustLookup(cat, "nodes"), "", "hosttest", &node); err != nil || node.Status.Endpoint == nil {
@@ -367,3 +409,5 @@ func waitFor(t *testing.T, what string, cond func() error) {
 		time.Sleep(50 * time.Millisecond) // bounded poll of a real system
 	}
 }
+
+func ptr[T any](v T) *T { return &v }
