@@ -69,9 +69,9 @@ type Config struct {
 	// SchedulerPolicy scores nodes: LeastAllocated (default, Borg's worst
 	// fit), MostAllocated (best fit) or Balanced.
 	SchedulerPolicy scheduler.Policy
-	BookmarkEvery       time.Duration
-	Logger              *slog.Logger
-	Version             string
+	BookmarkEvery   time.Duration
+	Logger          *slog.Logger
+	Version         string
 }
 
 // Server is a running API server.
