@@ -107,6 +107,7 @@ func NewCatalogue() *Catalogue {
 	c := &Catalogue{byPlural: map[string]*Resource{}, byKind: map[string]*Resource{}}
 	all := append([]*Resource{projectResource(), configMapResource()}, identityResources()...)
 	all = append(all, workloadControllerResources()...)
+	all = append(all, quotaResources()...)
 	for _, r := range append(all, workloadResources()...) {
 		if _, dup := c.byPlural[r.Plural]; dup {
 			panic(fmt.Sprintf("resource %q registered twice", r.Plural))

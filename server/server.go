@@ -236,6 +236,8 @@ func (s *Server) startAccess(ctx, base context.Context, svc *resource.Service, c
 		informer.New(svc, lookup(api.GroupsResource), groups, s.log),
 		informer.New(svc, lookup(api.ClusterRoleBindingsResource), bindings.ClusterRoleBindings(), s.log),
 		informer.New(svc, lookup(api.RoleBindingsResource), bindings.RoleBindings(), s.log),
+		// Admission reads quotas on every create of a counted kind.
+		informer.New(svc, lookup(api.ResourceQuotasResource), nil, s.log),
 	}
 	for _, inf := range informers {
 		s.goRun(base, inf.Run)

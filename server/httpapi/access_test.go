@@ -75,7 +75,8 @@ type identity struct {
 func expect(t *testing.T, who, verb, resource, sub, project, name string) bool {
 	read := verb == "get" || verb == "list" || verb == "watch"
 	projectScoped := map[string]bool{"configmaps": true, "serviceaccounts": true, "rolebindings": true, "pods": true,
-		"deployments": true, "replicasets": true, "services": true, "endpoints": true, "jobs": true}
+		"deployments": true, "replicasets": true, "services": true, "endpoints": true, "jobs": true,
+		"resourcequotas": true, "limitranges": true}
 	known := map[string]bool{"projects": true, "users": true, "groups": true, "tokens": true, "clusterrolebindings": true,
 		"nodes": true, "leases": true}
 	if !projectScoped[resource] && !known[resource] {
@@ -109,6 +110,10 @@ func expect(t *testing.T, who, verb, resource, sub, project, name string) bool {
 		switch resource {
 		case "rolebindings":
 			return role == "admin" && sub == ""
+		case "resourcequotas", "limitranges":
+			// They bound the project's admins, so a cluster-admin sets them;
+			// edit does not even read them.
+			return read && role != "edit"
 		case "serviceaccounts":
 			if sub == "token" {
 				return role != "view"

@@ -101,7 +101,17 @@ func (h *Handler) Admit(ctx context.Context, res *api.Resource, old, obj *api.Ob
 		if err := json.Unmarshal(obj.Spec, &spec); err != nil {
 			return errdefs.BadRequestf("spec", "%v", err)
 		}
-		return h.admitPrivileges(ctx, obj.Metadata.Project, spec)
+		if err := h.admitPrivileges(ctx, obj.Metadata.Project, spec); err != nil || old != nil {
+			return err
+		}
+		if err := h.admitLimitRanges(ctx, obj, &spec); err != nil {
+			return err
+		}
+		return h.admitQuota(ctx, res, obj, &spec)
+	case api.ConfigMapsResource:
+		if old == nil {
+			return h.admitQuota(ctx, res, obj, nil)
+		}
 	case api.DeploymentsResource, api.ReplicaSetsResource, api.JobsResource:
 		// A privileged template is refused here, where the user sees why,
 		// not later when its controller cannot create the pods.
@@ -111,10 +121,13 @@ func (h *Handler) Admit(ctx context.Context, res *api.Resource, old, obj *api.Ob
 		if err := json.Unmarshal(obj.Spec, &spec); err != nil {
 			return errdefs.BadRequestf("spec", "%v", err)
 		}
-		return h.admitPrivileges(ctx, obj.Metadata.Project, spec.Template.Spec)
+		if err := h.admitPrivileges(ctx, obj.Metadata.Project, spec.Template.Spec); err != nil || old != nil || res.Plural != api.DeploymentsResource {
+			return err
+		}
+		return h.admitQuota(ctx, res, obj, nil)
 	case api.ServicesResource:
 		if old == nil {
-			return nil
+			return h.admitQuota(ctx, res, obj, nil)
 		}
 		var before, after api.ServiceSpec
 		_ = json.Unmarshal(old.Spec, &before)

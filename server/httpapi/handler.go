@@ -79,6 +79,7 @@ type Handler struct {
 	log     *slog.Logger
 	metrics *metrics
 	router  chi.Router
+	quotas  *quotaGate
 }
 
 // New returns the API handler.
@@ -96,7 +97,7 @@ func New(cfg Config) *Handler {
 	if cfg.Registry != nil {
 		reg = cfg.Registry
 	}
-	h := &Handler{cfg: cfg, log: cfg.Logger, metrics: newMetrics(reg)}
+	h := &Handler{cfg: cfg, log: cfg.Logger, metrics: newMetrics(reg), quotas: newQuotaGate()}
 	r := chi.NewRouter()
 	r.Get("/healthz", h.healthz)
 	r.Get("/readyz", h.readyz)
