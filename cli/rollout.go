@@ -23,15 +23,7 @@ var (
 
 // deploymentName accepts "NAME", "deployment/NAME" or "deploy/NAME".
 func deploymentName(arg string) (string, error) {
-	kind, name, found := strings.Cut(arg, "/")
-	if !found {
-		return arg, nil
-	}
-	switch strings.ToLower(kind) {
-	case "deployment", "deployments", "deploy":
-		return name, nil
-	}
-	return "", usagef("%s: expected deployment/NAME", arg)
+	return typedName(arg, "deployment/NAME", "deployment", "deployments", "deploy")
 }
 
 func (a *App) scaleCommand() *cobra.Command {
@@ -49,11 +41,7 @@ func (a *App) scaleCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			s, err := a.session()
-			if err != nil {
-				return err
-			}
-			project, err := a.projectOf(s)
+			s, project, err := a.projectSession()
 			if err != nil {
 				return err
 			}
@@ -85,11 +73,7 @@ func (a *App) rolloutCommand() *cobra.Command {
 				if err != nil {
 					return err
 				}
-				s, err := a.session()
-				if err != nil {
-					return err
-				}
-				project, err := a.projectOf(s)
+				s, project, err := a.projectSession()
 				if err != nil {
 					return err
 				}

@@ -158,3 +158,17 @@ func explain(err error) string {
 	}
 	return err.Error()
 }
+
+// projectSession is a session and the project a project-scoped command
+// acts in.
+func (a *App) projectSession() (*session, string, error) {
+	s, err := a.session()
+	if err != nil {
+		return nil, "", err
+	}
+	project, err := a.projectOf(s)
+	if err != nil {
+		return nil, "", err
+	}
+	return s, project, nil
+}

@@ -77,11 +77,7 @@ func (a *App) setEnvCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			s, err := a.session()
-			if err != nil {
-				return err
-			}
-			project, err := a.projectOf(s)
+			s, project, err := a.projectSession()
 			if err != nil {
 				return err
 			}
@@ -134,11 +130,7 @@ func (a *App) setTriggersCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			s, err := a.session()
-			if err != nil {
-				return err
-			}
-			project, err := a.projectOf(s)
+			s, project, err := a.projectSession()
 			if err != nil {
 				return err
 			}

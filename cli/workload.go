@@ -19,17 +19,24 @@ type exitCodeError struct{ code int }
 
 func (e *exitCodeError) Error() string { return fmt.Sprintf("command exited with %d", e.code) }
 
-// podName accepts "NAME" or "pod/NAME".
-func podName(arg string) (string, error) {
+// typedName accepts "NAME" or "KIND/NAME" where KIND is one of kinds
+// (case-insensitive); expected says what a wrong kind should have been.
+func typedName(arg, expected string, kinds ...string) (string, error) {
 	kind, name, found := strings.Cut(arg, "/")
 	if !found {
 		return arg, nil
 	}
-	switch strings.ToLower(kind) {
-	case "pod", "pods", "po":
-		return name, nil
+	for _, k := range kinds {
+		if strings.EqualFold(kind, k) && name != "" {
+			return name, nil
+		}
 	}
-	return "", usagef("%s: only pods have logs and exec so far (pod/NAME)", arg)
+	return "", usagef("%s: expected %s", arg, expected)
+}
+
+// podName accepts "NAME" or "pod/NAME".
+func podName(arg string) (string, error) {
+	return typedName(arg, "pod/NAME (only pods have logs and exec so far)", "pod", "pods", "po")
 }
 
 func (a *App) logsCommand() *cobra.Command {
@@ -49,11 +56,7 @@ func (a *App) logsCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			s, err := a.session()
-			if err != nil {
-				return err
-			}
-			project, err := a.projectOf(s)
+			s, project, err := a.projectSession()
 			if err != nil {
 				return err
 			}
@@ -109,11 +112,7 @@ func (a *App) execCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			s, err := a.session()
-			if err != nil {
-				return err
-			}
-			project, err := a.projectOf(s)
+			s, project, err := a.projectSession()
 			if err != nil {
 				return err
 			}
