@@ -18,8 +18,8 @@ import (
 	"github.com/slipway/slipway/api/errdefs"
 	"github.com/slipway/slipway/auth/login"
 	"github.com/slipway/slipway/server"
+	"github.com/slipway/slipway/server/servertest"
 	"github.com/slipway/slipway/server/store"
-	"github.com/slipway/slipway/server/store/storetest"
 )
 
 var (
@@ -311,15 +311,7 @@ func TestAuthorizationMatrix(t *testing.T) {
 }
 
 // tokenOf logs a matrix user in and returns the raw token.
-func tokenOf(t testing.TB, e *env, name string) string {
-	t.Helper()
-	var res struct{ Token string }
-	body, _ := json.Marshal(map[string]string{"username": name, "password": "password-of-" + name})
-	if err := e.clientWithToken(t, "").Do(context.Background(), "POST", "/auth/login", "application/json", body, &res); err != nil {
-		t.Fatal(err)
-	}
-	return res.Token
-}
+func tokenOf(t testing.TB, e *env, name string) string { return e.Token(t, name, "password-of-"+name) }
 
 func statusOf(err error) api.Status {
 	var se *api.StatusError
@@ -423,16 +415,9 @@ func TestLoginRateLimit(t *testing.T) {
 }
 
 func TestTokensExpire(t *testing.T) {
-	srv, err := server.Start(context.Background(), server.Config{
-		Listen: "127.0.0.1:0", DataDir: t.TempDir(), DatabaseURL: storetest.NewDatabase(t), Logger: quiet,
-		BootstrapPassword: adminPassword,
-		Identity:          login.Config{IdentityProviders: login.DefaultConfig().IdentityProviders, TokenMaxAge: time.Second},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer srv.Shutdown(context.Background())
-	e := &env{url: srv.URL(), srv: srv}
+	e := envOf(servertest.Start(t, server.Config{
+		Identity: login.Config{IdentityProviders: login.DefaultConfig().IdentityProviders, TokenMaxAge: time.Second},
+	}))
 	c := e.login(t, "admin", adminPassword)
 	if err := c.Get(context.Background(), users, "", "~", nil); err != nil {
 		t.Fatal(err)
@@ -523,20 +508,12 @@ func TestSelfServiceProjects(t *testing.T) {
 // No password or token appears in the server's logs.
 func TestSecretsStayOutOfLogs(t *testing.T) {
 	var logs bytes.Buffer
-	srv, err := server.Start(context.Background(), server.Config{
-		Listen: "127.0.0.1:0", DataDir: t.TempDir(), DatabaseURL: storetest.NewDatabase(t),
-		Logger: slogTo(&logs), BootstrapPassword: adminPassword,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	e := &env{url: srv.URL(), srv: srv}
+	e := envOf(servertest.Start(t, server.Config{Logger: slogTo(&logs)}))
 	c := e.login(t, "admin", adminPassword)
 	token := e.adminToken(t)
 	anon := e.clientWithToken(t, "")
 	_ = anon.Do(context.Background(), "POST", "/auth/login", "application/json", []byte(`{"username":"admin","password":"wrong-password-xyz"}`), nil)
 	_ = c.Get(context.Background(), users, "", "~", nil)
-	_ = srv.Shutdown(context.Background())
 	for _, secret := range []string{adminPassword, "wrong-password-xyz", token} {
 		if strings.Contains(logs.String(), secret) {
 			t.Fatalf("the logs contain a secret: %q", secret)

@@ -19,6 +19,7 @@ import (
 	"github.com/slipway/slipway/api/errdefs"
 	"github.com/slipway/slipway/server"
 	"github.com/slipway/slipway/server/store"
+	"github.com/slipway/slipway/server/servertest"
 	"github.com/slipway/slipway/server/store/storetest"
 )
 
@@ -39,52 +40,32 @@ func mustLookup(plural string) *api.Resource {
 	return r
 }
 
+// env is a real API server for these tests (servertest), with shorthands.
 type env struct {
+	*servertest.Env
 	url    string
 	client *client.Client // logged in as the bootstrap admin
 	store  *store.Store
 	srv    *server.Server
 }
 
-const adminPassword = "admin-password-for-tests"
+const adminPassword = servertest.AdminPassword
 
 // newEnv runs the real API server (authentication, authorisation,
 // controllers) over a real store on a loopback port, and logs in as admin.
 func newEnv(t testing.TB, storeCfg store.Config) *env {
 	t.Helper()
-	srv, err := server.Start(context.Background(), server.Config{
-		Listen: "127.0.0.1:0", DataDir: t.TempDir(), DatabaseURL: storetest.NewDatabase(t),
-		BootstrapPassword: adminPassword, Store: storeCfg, BookmarkEvery: 50 * time.Millisecond, Logger: quiet,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = srv.Shutdown(context.Background()) })
-	e := &env{url: srv.URL(), store: srv.Store(), srv: srv}
-	e.client = e.login(t, "admin", adminPassword)
-	return e
+	return envOf(servertest.Start(t, server.Config{Store: storeCfg, BookmarkEvery: 50 * time.Millisecond}))
+}
+
+func envOf(se *servertest.Env) *env {
+	return &env{Env: se, url: se.Server.URL(), client: se.Admin, store: se.Server.Store(), srv: se.Server}
 }
 
 // login logs a user in with a password and returns a client using the token.
-func (e *env) login(t testing.TB, user, password string) *client.Client {
-	t.Helper()
-	anon := e.clientWithToken(t, "")
-	var res struct{ Token string }
-	body, _ := json.Marshal(map[string]string{"username": user, "password": password})
-	if err := anon.Do(context.Background(), "POST", "/auth/login", "application/json", body, &res); err != nil {
-		t.Fatalf("login %s: %v", user, err)
-	}
-	return e.clientWithToken(t, res.Token)
-}
+func (e *env) login(t testing.TB, user, password string) *client.Client { return e.Login(t, user, password) }
 
-func (e *env) clientWithToken(t testing.TB, token string) *client.Client {
-	t.Helper()
-	c, err := client.New(client.Config{Server: e.url, CAFile: e.srv.CAFile(), Token: token})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return c
-}
+func (e *env) clientWithToken(t testing.TB, token string) *client.Client { return e.Client(t, token) }
 
 func TestBadInputGetsAStatusNamingTheProblem(t *testing.T) {
 	e := newEnv(t, store.Config{})
@@ -183,15 +164,7 @@ type roundTripper func(*http.Request) (*http.Response, error)
 
 func (f roundTripper) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
 
-func (e *env) adminToken(t testing.TB) string {
-	t.Helper()
-	var res struct{ Token string }
-	body, _ := json.Marshal(map[string]string{"username": "admin", "password": adminPassword})
-	if err := e.clientWithToken(t, "").Do(context.Background(), "POST", "/auth/login", "application/json", body, &res); err != nil {
-		t.Fatal(err)
-	}
-	return res.Token
-}
+func (e *env) adminToken(t testing.TB) string { return e.Token(t, "admin", adminPassword) }
 
 func TestCreateGetUpdatePatchDelete(t *testing.T) {
 	ctx := context.Background()

@@ -23,23 +23,14 @@ import (
 	"github.com/slipway/slipway/auth/oidc/glewlwyd"
 	"github.com/slipway/slipway/internal/testpeer"
 	"github.com/slipway/slipway/server"
-	"github.com/slipway/slipway/server/store/storetest"
+	"github.com/slipway/slipway/server/servertest"
 )
 
 // startWith runs a server with the given identity providers.
+// startWith runs a server with the given identity providers.
 func startWith(t *testing.T, listen string, providers ...login.ProviderConfig) *env {
 	t.Helper()
-	srv, err := server.Start(context.Background(), server.Config{
-		Listen: listen, DataDir: t.TempDir(), DatabaseURL: storetest.NewDatabase(t), Logger: quiet,
-		BootstrapPassword: adminPassword, Identity: login.Config{IdentityProviders: providers},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = srv.Shutdown(context.Background()) })
-	e := &env{url: srv.URL(), srv: srv, store: srv.Store()}
-	e.client = e.login(t, "admin", adminPassword)
-	return e
+	return envOf(servertest.Start(t, server.Config{Listen: listen, Identity: login.Config{IdentityProviders: providers}}))
 }
 
 func (e *env) passwordLogin(t *testing.T, provider, user, password string) (string, error) {
