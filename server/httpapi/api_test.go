@@ -18,8 +18,8 @@ import (
 	"github.com/slipway/slipway/api/client"
 	"github.com/slipway/slipway/api/errdefs"
 	"github.com/slipway/slipway/server"
-	"github.com/slipway/slipway/server/store"
 	"github.com/slipway/slipway/server/servertest"
+	"github.com/slipway/slipway/server/store"
 	"github.com/slipway/slipway/server/store/storetest"
 )
 
@@ -63,7 +63,9 @@ func envOf(se *servertest.Env) *env {
 }
 
 // login logs a user in with a password and returns a client using the token.
-func (e *env) login(t testing.TB, user, password string) *client.Client { return e.Login(t, user, password) }
+func (e *env) login(t testing.TB, user, password string) *client.Client {
+	return e.Login(t, user, password)
+}
 
 func (e *env) clientWithToken(t testing.TB, token string) *client.Client { return e.Client(t, token) }
 
