@@ -1,7 +1,6 @@
 package pki
 
 import (
-	"crypto"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -20,7 +19,7 @@ import (
 // client certificate for calling node agents.
 type Authority struct {
 	cert *x509.Certificate
-	key  crypto.Signer
+	key  *ecdsa.PrivateKey
 	pem  []byte
 }
 
@@ -133,4 +132,20 @@ func NewCertificateRequest(names []string, ips []string) (csrPEM []byte, key *ec
 		return nil, nil, err
 	}
 	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE REQUEST", Bytes: der}), key, nil
+}
+
+// IssueServing issues a serving certificate for hosts (DNS names, wildcards
+// allowed, or IP addresses) signed by the CA, returned as PEM certificate
+// and key: the router's default certificate for the apps domain.
+func (a *Authority) IssueServing(hosts []string, now time.Time) (certPEM, keyPEM []byte, err error) {
+	cert, key, err := newServing(a.cert, a.key, hosts, now)
+	if err != nil {
+		return nil, nil, err
+	}
+	kb, err := x509.MarshalECPrivateKey(key)
+	if err != nil {
+		return nil, nil, err
+	}
+	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: cert.Raw}),
+		pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kb}), nil
 }
