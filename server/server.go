@@ -82,6 +82,7 @@ type Server struct {
 	http      *http.Server
 	listener  net.Listener
 	pki       pki.Files
+	authority *pki.Authority
 	bootstrap bootstrap.Result
 	cancel    context.CancelFunc
 	served    chan error
@@ -146,7 +147,7 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 	// request contexts, so that watch streams end instead of holding the
 	// shutdown up.
 	base, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	s := &Server{cfg: cfg, log: log, store: st, pki: files, cancel: cancel, served: make(chan error, 1)}
+	s := &Server{cfg: cfg, log: log, store: st, pki: files, authority: authority, cancel: cancel, served: make(chan error, 1)}
 	defer func() {
 		if err != nil {
 			cancel()
@@ -314,6 +315,9 @@ func (s *Server) URL() string {
 
 // Addr is the address the API listens on.
 func (s *Server) Addr() string { return s.listener.Addr().String() }
+
+// Authority is the cluster's certificate authority.
+func (s *Server) Authority() *pki.Authority { return s.authority }
 
 // CAFile is the certificate clients trust.
 func (s *Server) CAFile() string { return s.pki.CACert }
