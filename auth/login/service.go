@@ -143,6 +143,9 @@ func New(ctx context.Context, cfg Config, deps Deps) (*Service, error) {
 	return s, nil
 }
 
+// TokenMaxAge is the lifetime of the tokens logins issue.
+func (s *Service) TokenMaxAge() time.Duration { return s.cfg.TokenMaxAge }
+
 // Providers lists the usable providers in configuration order.
 func (s *Service) Providers() []ProviderInfo {
 	out := make([]ProviderInfo, 0, len(s.providers))

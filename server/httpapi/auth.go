@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"context"
+	"fmt"
 	"html/template"
 	"net"
 	"net/http"
@@ -60,6 +61,7 @@ func (h *Handler) routeAuth(r chi.Router) {
 	})
 	r.Post("/auth/login", h.passwordLogin)
 	r.With(h.authenticate).Post("/auth/logout", h.logout)
+	r.With(h.authenticate).Post("/auth/token", h.freshToken)
 	r.Get("/auth/oidc/{provider}/start", h.oidcStart)
 	r.Get("/auth/oidc/{provider}/callback", h.oidcCallback)
 	r.Post("/auth/oidc/{provider}/device", h.deviceStart)
@@ -142,6 +144,30 @@ func (h *Handler) logout(w http.ResponseWriter, r *http.Request) {
 		h.settle(r.Context(), obj) // the token stops working here before we say so
 	}
 	writeJSON(w, http.StatusOK, map[string]string{"status": "logged out"})
+}
+
+// freshToken issues the caller a new token of their own (the console's
+// "copy login command"): it outlives the browser session's token, so
+// logging out of the console does not log the terminal out.
+func (h *Handler) freshToken(w http.ResponseWriter, r *http.Request) {
+	caller := callerFrom(r.Context())
+	switch {
+	case caller.Name == "":
+		h.writeError(w, r, authn.ErrUnauthenticated)
+		return
+	case caller.ServiceAccount:
+		h.writeError(w, r, fmt.Errorf("service accounts get tokens through their token subresource: %w", errdefs.ErrForbidden))
+		return
+	}
+	ttl := h.cfg.Login.TokenMaxAge()
+	token, obj, err := h.cfg.Issuer.Issue(store.WithProject(r.Context(), ""), api.TokenSpec{
+		User: caller.Name, Kind: api.LoginToken, Description: "requested for a terminal (copy login command)"}, ttl)
+	if err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	h.settle(r.Context(), obj)
+	writeJSON(w, http.StatusOK, login.Result{Token: token, User: caller.Name, ExpiresAt: time.Now().Add(ttl).UTC().Truncate(time.Second)})
 }
 
 // validThen accepts where a browser login may return to: a path of this

@@ -23,6 +23,12 @@ export function oidcStartUrl(client: ApiClient, provider: string, then: string):
   return client.url(`/auth/oidc/${encodeURIComponent(provider)}/start`, { then });
 }
 
+/** freshToken issues a new token of the user's own, for a terminal: it
+ * outlives this browser session. */
+export function freshToken(client: ApiClient): Promise<LoginResult> {
+  return client.post<LoginResult>('/auth/token', undefined);
+}
+
 /** logout revokes the session's token on the server. */
 export function logout(client: ApiClient): Promise<unknown> {
   return client.post<unknown>('/auth/logout', undefined);

@@ -1,4 +1,6 @@
 import { useEffect, useId, useState } from 'react';
+import { freshToken } from '../api/auth';
+import { describeError } from '../api/errors';
 import { useAuth } from '../auth/AuthContext';
 import { Alert } from '../components/Alert';
 import { PageTitle } from '../components/PageTitle';
@@ -11,16 +13,40 @@ export function loginCommand(origin: string, token: string): string {
 }
 
 /**
- * CopyLoginCommandPage hands this session's token to the CLI. The token is
- * hidden until asked for, and copied without being shown.
+ * CopyLoginCommandPage hands the CLI a fresh token of the user's own (it
+ * outlives this browser session: logging out here does not log the
+ * terminal out). The token is hidden until asked for, and copied without
+ * being shown.
  */
 export function CopyLoginCommandPage() {
-  const { token } = useAuth();
+  const { client } = useAuth();
+  const [token, setToken] = useState<string | null>(null);
+  const [error, setError] = useState<string | null>(null);
   const [shown, setShown] = useState(false);
   const origin = window.location.origin;
   const tokenId = useId();
   const commandId = useId();
-  if (!token) return null;
+
+  useEffect(() => {
+    let live = true;
+    freshToken(client).then(
+      (result) => live && setToken(result.token),
+      (err: unknown) => live && setError(describeError(err)),
+    );
+    return () => {
+      live = false;
+    };
+  }, [client]);
+
+  if (error) {
+    return (
+      <section className="page__section page__section--narrow">
+        <PageTitle>Login command</PageTitle>
+        <Alert>Could not get a token for the terminal: {error}</Alert>
+      </section>
+    );
+  }
+  if (!token) return <p className="muted">Requesting a token…</p>;
 
   const command = loginCommand(origin, token);
   const visibleCommand = loginCommand(origin, shown ? token : masked);
@@ -29,7 +55,8 @@ export function CopyLoginCommandPage() {
     <section className="page__section page__section--narrow">
       <PageTitle>Login command</PageTitle>
       <p className="lead">
-        Use this session from a terminal. The token is yours: anyone who has it acts as you until it expires or you log out.
+        Log in from a terminal with a token of your own, issued just now. Anyone who has it acts as you until it expires or
+        you revoke it.
       </p>
 
       <h2 id={commandId} className="section__title">
