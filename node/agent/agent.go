@@ -26,6 +26,7 @@ import (
 
 	"github.com/slipway/slipway/api"
 	apiclient "github.com/slipway/slipway/api/client"
+	"github.com/slipway/slipway/internal/workqueue"
 	"github.com/slipway/slipway/node/runtime"
 )
 
@@ -117,7 +118,7 @@ type Agent struct {
 	rt      *runtime.Runtime
 	ctr     *client.Client
 	pods    *podCache
-	queue   *queue
+	queue   *workqueue.Queue[string]
 	metrics *metrics
 	hostIP  string
 
@@ -206,7 +207,7 @@ func New(cfg Config) (*Agent, error) {
 	}
 	a := &Agent{
 		cfg: cfg, log: log, rt: rt, ctr: cfg.Runtime.Client,
-		pods: newPodCache(), queue: newQueue(), states: map[string]*podState{},
+		pods: newPodCache(), queue: workqueue.New[string](0, 0), states: map[string]*podState{},
 		metrics: newMetrics(cfg.Registerer),
 	}
 	for _, addr := range cfg.Addresses {
@@ -232,7 +233,7 @@ func (a *Agent) Run(ctx context.Context) error {
 	a.mu.Lock()
 	a.runCtx = ctx
 	a.mu.Unlock()
-	a.queue.start()
+	a.queue.Restart()
 	var wg sync.WaitGroup
 	goRun := func(f func(context.Context)) {
 		wg.Go(func() { f(ctx) })
@@ -249,7 +250,7 @@ func (a *Agent) Run(ctx context.Context) error {
 	}
 	a.log.InfoContext(ctx, "node agent started")
 	<-ctx.Done()
-	a.queue.shutDown()
+	a.queue.ShutDown()
 	wg.Wait()
 	a.probes.Wait()
 	a.log.Info("node agent stopped")

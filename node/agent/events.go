@@ -45,7 +45,7 @@ func (a *Agent) runEvents(ctx context.Context) {
 				}
 				labels, err := c.Labels(a.ns(ctx))
 				if uid := labels[runtime.LabelPodUID]; err == nil && uid != "" {
-					a.queue.add(uid)
+					a.queue.Add(uid)
 				}
 			}
 		}

@@ -156,10 +156,10 @@ func (a *Agent) relist(ctx context.Context) (string, error) {
 	a.pods.byUID, a.pods.synced = fresh, true
 	a.pods.mu.Unlock()
 	for uid := range old {
-		a.queue.add(uid)
+		a.queue.Add(uid)
 	}
 	for uid := range fresh {
-		a.queue.add(uid)
+		a.queue.Add(uid)
 	}
 	if first {
 		// Adopt what containerd runs: pods with an API object are
@@ -169,7 +169,7 @@ func (a *Agent) relist(ctx context.Context) (string, error) {
 			a.log.WarnContext(ctx, "list running pods", "err", err)
 		}
 		for _, p := range running {
-			a.queue.add(p.UID)
+			a.queue.Add(p.UID)
 		}
 		a.log.InfoContext(ctx, "pods listed", "bound", len(fresh), "running", len(running))
 	}
@@ -215,7 +215,7 @@ func (a *Agent) watch(ctx context.Context, rv string) (string, error) {
 		}
 		a.pods.mu.Unlock()
 		if mine || had {
-			a.queue.add(uid)
+			a.queue.Add(uid)
 		}
 	}
 }

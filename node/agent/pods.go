@@ -135,7 +135,7 @@ func (a *Agent) updateRunningGauge() {
 // runWorker reconciles queued pods until the queue shuts down.
 func (a *Agent) runWorker(ctx context.Context) {
 	for {
-		uid, ok := a.queue.get()
+		uid, ok := a.queue.Get()
 		if !ok {
 			return
 		}
@@ -156,11 +156,11 @@ func (a *Agent) runWorker(ctx context.Context) {
 		case err != nil && ctx.Err() == nil:
 			a.metrics.reconcileErrors.Inc()
 			a.log.WarnContext(ctx, "reconcile pod", "uid", uid, "err", err)
-			a.queue.addAfter(uid, a.retryDelay(failures))
+			a.queue.AddAfter(uid, a.retryDelay(failures))
 		case after > 0:
-			a.queue.addAfter(uid, after)
+			a.queue.AddAfter(uid, after)
 		}
-		a.queue.done(uid)
+		a.queue.Done(uid)
 	}
 }
 
@@ -182,7 +182,7 @@ func (a *Agent) runResync(ctx context.Context) {
 		}
 		a.mu.Unlock()
 		for _, uid := range uids {
-			a.queue.add(uid)
+			a.queue.Add(uid)
 		}
 	}
 }
@@ -438,7 +438,7 @@ func (a *Agent) syncPod(ctx context.Context, pod *api.Pod, st *podState, rs *run
 		}
 	}
 	if restarted {
-		a.queue.add(uid) // report from a fresh look once the worker is done
+		a.queue.Add(uid) // report from a fresh look once the worker is done
 		return requeue, nil
 	}
 	if err := a.writeStatus(ctx, pod, st, rs); err != nil {
@@ -514,7 +514,7 @@ func (a *Agent) runProbes(ctx context.Context, uid string, c api.Container, targ
 			f()
 		}
 		a.mu.Unlock()
-		a.queue.add(uid)
+		a.queue.Add(uid)
 	}
 	if c.StartupProbe != nil {
 		sctx, cancel := context.WithCancel(ctx)

@@ -12,6 +12,7 @@ import (
 
 	"github.com/slipway/slipway/api"
 	"github.com/slipway/slipway/api/errdefs"
+	"github.com/slipway/slipway/internal/workqueue"
 	"github.com/slipway/slipway/server/resource"
 	"github.com/slipway/slipway/server/store"
 )
@@ -59,7 +60,7 @@ type Controller struct {
 	Logger  *slog.Logger
 	Metrics *Metrics
 
-	queue *queue
+	queue *workqueue.Queue[Request]
 }
 
 // Metrics are shared by every controller of a process.
@@ -105,7 +106,7 @@ func (c *Controller) Run(ctx context.Context) {
 		c.Metrics = NewMetrics(nil)
 	}
 	log := c.Logger.With("controller", c.Name)
-	c.queue = newQueue(50*time.Millisecond, 5*time.Minute)
+	c.queue = workqueue.New[Request](50*time.Millisecond, 5*time.Minute)
 	ctx = store.WithProject(ctx, store.AllProjects)
 	var wg sync.WaitGroup
 	for i := 0; i < c.Workers; i++ {
@@ -117,13 +118,13 @@ func (c *Controller) Run(ctx context.Context) {
 		}()
 	}
 	c.watchLoop(ctx, log)
-	c.queue.shutDown()
+	c.queue.ShutDown()
 	wg.Wait()
 }
 
 // Enqueue asks for a reconcile of req (for reconcilers that learn about
 // work from elsewhere).
-func (c *Controller) Enqueue(req Request) { c.queue.add(req) }
+func (c *Controller) Enqueue(req Request) { c.queue.Add(req) }
 
 // watchLoop lists, enqueues every object, and follows changes; on a lost or
 // expired watch it lists again. It also lists again every Resync.
@@ -154,7 +155,7 @@ func (c *Controller) listAndWatch(ctx context.Context) error {
 		return fmt.Errorf("list %s: %w", c.Resource.Plural, err)
 	}
 	for _, obj := range list.Items {
-		c.queue.add(Request{Project: obj.Metadata.Project, Name: obj.Metadata.Name})
+		c.queue.Add(Request{Project: obj.Metadata.Project, Name: obj.Metadata.Name})
 	}
 	w, err := c.Service.Watch(ctx, c.Resource, "", list.Revision)
 	if err != nil {
@@ -172,10 +173,10 @@ func (c *Controller) listAndWatch(ctx context.Context) error {
 			return err
 		}
 		if ev.Type != api.Bookmark {
-			c.queue.add(Request{Project: ev.Project, Name: ev.Name})
+			c.queue.Add(Request{Project: ev.Project, Name: ev.Name})
 			continue
 		}
-		c.Metrics.depth.WithLabelValues(c.Name).Set(float64(c.queue.len()))
+		c.Metrics.depth.WithLabelValues(c.Name).Set(float64(c.queue.Len()))
 		if time.Now().After(resync) {
 			return nil // list again
 		}
@@ -183,11 +184,11 @@ func (c *Controller) listAndWatch(ctx context.Context) error {
 }
 
 func (c *Controller) processNext(ctx context.Context, log *slog.Logger) bool {
-	req, ok := c.queue.get()
+	req, ok := c.queue.Get()
 	if !ok {
 		return false
 	}
-	defer c.queue.done(req)
+	defer c.queue.Done(req)
 	start := time.Now()
 	rctx := ctx
 	if req.Project != "" {
@@ -200,10 +201,10 @@ func (c *Controller) processNext(ctx context.Context, log *slog.Logger) bool {
 	case err != nil && errors.As(err, &terminal):
 		c.Metrics.reconciles.WithLabelValues(c.Name, "error").Inc()
 		log.ErrorContext(ctx, "reconcile failed; not retrying until the object changes", "key", req.String(), "error", err)
-		c.queue.forget(req)
+		c.queue.Forget(req)
 	case err != nil:
 		c.Metrics.reconciles.WithLabelValues(c.Name, "error").Inc()
-		delay := c.queue.retry(req)
+		delay := c.queue.Retry(req)
 		level := slog.LevelWarn
 		if errors.Is(err, errdefs.ErrConflict) {
 			level = slog.LevelDebug // someone else wrote first: routine
@@ -211,11 +212,11 @@ func (c *Controller) processNext(ctx context.Context, log *slog.Logger) bool {
 		log.Log(ctx, level, "reconcile failed; retrying", "key", req.String(), "error", err, "retry_in", delay)
 	case res.RequeueAfter > 0:
 		c.Metrics.reconciles.WithLabelValues(c.Name, "requeue").Inc()
-		c.queue.forget(req)
-		c.queue.addAfter(req, res.RequeueAfter)
+		c.queue.Forget(req)
+		c.queue.AddAfter(req, res.RequeueAfter)
 	default:
 		c.Metrics.reconciles.WithLabelValues(c.Name, "success").Inc()
-		c.queue.forget(req)
+		c.queue.Forget(req)
 	}
 	return true
 }
