@@ -19,6 +19,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/slipway/slipway/internal/childproc"
 )
 
 // Binary names looked up in PATH (Debian installs them in /usr/sbin).
@@ -175,17 +177,17 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 // launch starts one slapd process on freshly chosen ports and waits until it
 // answers, or stops it and reports why it did not.
 func (s *Server) launch(ctx context.Context, slapdPath, confPath string, withTLS bool) error {
-	port, err := freeLoopbackPort()
+	port, err := childproc.FreeLoopbackPort()
 	if err != nil {
-		return err
+		return fmt.Errorf("slapd: %w", err)
 	}
 	urls := []string{"ldap://127.0.0.1:" + strconv.Itoa(port) + "/"}
 	s.URL = strings.TrimSuffix(urls[0], "/")
 	s.LDAPSURL = ""
 	if withTLS {
-		tlsPort, err := freeLoopbackPort()
+		tlsPort, err := childproc.FreeLoopbackPort()
 		if err != nil {
-			return err
+			return fmt.Errorf("slapd: %w", err)
 		}
 		urls = append(urls, "ldaps://127.0.0.1:"+strconv.Itoa(tlsPort)+"/")
 		s.LDAPSURL = strings.TrimSuffix(urls[1], "/")
@@ -214,7 +216,7 @@ func (s *Server) launch(ctx context.Context, slapdPath, confPath string, withTLS
 
 	if err := s.waitReady(ctx, port); err != nil {
 		_ = s.kill()
-		return fmt.Errorf("slapd: not ready on port %d: %w (log: %s)", port, err, s.logTail())
+		return fmt.Errorf("slapd: not ready on port %d: %w (log: %s)", port, err, childproc.LogTail(filepath.Join(s.Dir, "slapd.log")))
 	}
 	return nil
 }
@@ -274,28 +276,6 @@ func (s *Server) kill() error {
 	}
 	<-s.exited
 	return nil
-}
-
-func (s *Server) logTail() string {
-	b, err := os.ReadFile(filepath.Join(s.Dir, "slapd.log"))
-	if err != nil {
-		return err.Error()
-	}
-	if len(b) > 2000 {
-		b = b[len(b)-2000:]
-	}
-	return string(bytes.TrimSpace(b))
-}
-
-// freeLoopbackPort asks the kernel for a free loopback port. Another process
-// may take it before slapd binds it; Start retries in that case.
-func freeLoopbackPort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, fmt.Errorf("slapd: choose a loopback port: %w", err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
 // renderConfig writes a slapd.conf following the verified configuration of

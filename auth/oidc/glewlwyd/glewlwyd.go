@@ -22,6 +22,8 @@ import (
 	"strconv"
 	"syscall"
 	"time"
+
+	"github.com/slipway/slipway/internal/childproc"
 )
 
 // Binaries and files from the Debian packages glewlwyd and sqlite3.
@@ -154,7 +156,7 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 		return nil, lastErr
 	}
 	if err := s.configure(ctx, opts.RedirectURIs); err != nil {
-		return nil, fmt.Errorf("%w (log: %s)", err, s.logTail())
+		return nil, fmt.Errorf("%w (log: %s)", err, childproc.LogTail(filepath.Join(s.Dir, "glewlwyd.log")))
 	}
 	ok = true
 	s.logger.Info("glewlwyd started", "url", s.URL, "issuer", s.Issuer, "pid", s.cmd.Process.Pid, "dir", s.Dir)
@@ -169,9 +171,9 @@ func (s *Server) launch(ctx context.Context, bin, sqlite string) error {
 	if err := initDatabase(ctx, sqlite, dbPath); err != nil {
 		return err
 	}
-	port, err := freeLoopbackPort()
+	port, err := childproc.FreeLoopbackPort()
 	if err != nil {
-		return err
+		return fmt.Errorf("glewlwyd: %w", err)
 	}
 	s.URL = "http://127.0.0.1:" + strconv.Itoa(port)
 	s.Issuer = s.URL + "/api/oidc"
@@ -202,7 +204,7 @@ func (s *Server) launch(ctx context.Context, bin, sqlite string) error {
 	}()
 	if err := s.waitReady(ctx, port); err != nil {
 		_ = s.terminate()
-		return fmt.Errorf("glewlwyd: not ready on port %d: %w (log: %s)", port, err, s.logTail())
+		return fmt.Errorf("glewlwyd: not ready on port %d: %w (log: %s)", port, err, childproc.LogTail(filepath.Join(s.Dir, "glewlwyd.log")))
 	}
 	return nil
 }
@@ -293,26 +295,6 @@ func (s *Server) terminate() error {
 	}
 	<-s.exited
 	return nil
-}
-
-func (s *Server) logTail() string {
-	b, err := os.ReadFile(filepath.Join(s.Dir, "glewlwyd.log"))
-	if err != nil {
-		return err.Error()
-	}
-	if len(b) > 2000 {
-		b = b[len(b)-2000:]
-	}
-	return string(bytes.TrimSpace(b))
-}
-
-func freeLoopbackPort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, fmt.Errorf("glewlwyd: choose a loopback port: %w", err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
 // renderConfig follows FIELD-NOTES §5.1. No use_secure_connection line at
