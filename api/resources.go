@@ -108,6 +108,7 @@ func NewCatalogue() *Catalogue {
 	all := append([]*Resource{projectResource(), configMapResource()}, identityResources()...)
 	all = append(all, workloadControllerResources()...)
 	all = append(all, quotaResources()...)
+	all = append(all, routeResource())
 	for _, r := range append(all, workloadResources()...) {
 		if _, dup := c.byPlural[r.Plural]; dup {
 			panic(fmt.Sprintf("resource %q registered twice", r.Plural))

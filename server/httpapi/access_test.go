@@ -76,7 +76,7 @@ func expect(t *testing.T, who, verb, resource, sub, project, name string) bool {
 	read := verb == "get" || verb == "list" || verb == "watch"
 	projectScoped := map[string]bool{"configmaps": true, "serviceaccounts": true, "rolebindings": true, "pods": true,
 		"deployments": true, "replicasets": true, "services": true, "endpoints": true, "jobs": true,
-		"resourcequotas": true, "limitranges": true}
+		"resourcequotas": true, "limitranges": true, "routes": true}
 	known := map[string]bool{"projects": true, "users": true, "groups": true, "tokens": true, "clusterrolebindings": true,
 		"nodes": true, "leases": true}
 	if !projectScoped[resource] && !known[resource] {
@@ -125,10 +125,10 @@ func expect(t *testing.T, who, verb, resource, sub, project, name string) bool {
 			case "exec":
 				return role != "view"
 			}
-		case "deployments", "replicasets", "services", "jobs":
+		case "deployments", "replicasets", "services", "jobs", "routes":
 			switch sub {
 			case "status":
-				return read // written by their controllers
+				return read // written by their controllers (routes: by the routers)
 			case "scale":
 				return verb == "get" || role != "view"
 			case "rollback":
@@ -359,6 +359,16 @@ func TestLoginTokensAndErrors(t *testing.T) {
 	if !errors.Is(err, errdefs.ErrForbidden) || !strings.Contains(statusOf(err).Message, `user "alice" cannot create configmaps in project "slipway-system"`) {
 		t.Fatalf("forbidden create: %v", err)
 	}
+	// A fresh token for a terminal outlives the session that asked for it.
+	var fresh login.Result
+	if err := alice.Do(ctx, "POST", "/auth/token", "", nil, &fresh); err != nil || fresh.Token == "" || fresh.User != "alice" {
+		t.Fatalf("fresh token: %+v, %v", fresh, err)
+	}
+	terminal := e.clientWithToken(t, fresh.Token)
+	if err := anon.Do(ctx, "POST", "/auth/token", "", nil, nil); !errors.Is(err, errdefs.ErrUnauthorized) {
+		t.Fatalf("anonymous fresh token: %v", err)
+	}
+
 	// Changing her password needs the current one.
 	if err := alice.Do(ctx, "PUT", "/api/v1/users/alice/password", "application/json", []byte(`{"password":"new-password-1"}`), nil); !errors.Is(err, errdefs.ErrInvalid) {
 		t.Fatalf("password change without the current one: %v", err)
@@ -376,6 +386,9 @@ func TestLoginTokensAndErrors(t *testing.T) {
 	}
 	if err := alice.Get(ctx, users, "", "~", nil); !errors.Is(err, errdefs.ErrUnauthorized) {
 		t.Fatalf("revoked token still works: %v", err)
+	}
+	if err := terminal.Get(ctx, users, "", "~", nil); err != nil {
+		t.Fatalf("the terminal's token died with the browser session: %v", err)
 	}
 
 	// A disabled user cannot log in, and their tokens stop working.
