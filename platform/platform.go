@@ -39,6 +39,8 @@ type Config struct {
 	// NoNode runs the control plane alone.
 	Node   host.Config
 	NoNode bool
+	// Router configures the HAProxy router serving routes.
+	Router RouterConfig
 	Logger *slog.Logger
 }
 
@@ -60,6 +62,7 @@ type Platform struct {
 	postgres  *pgserver.Server
 	api       *server.Server
 	node      *host.Node
+	router    *routerPlane
 	failed    chan error
 	stopWatch context.CancelFunc
 }
@@ -96,6 +99,11 @@ func Start(ctx context.Context, cfg Config) (_ *Platform, err error) {
 		return nil, err
 	}
 	defer p.watchComponents()
+	if !cfg.Router.Disabled {
+		if p.router, err = p.startRouter(ctx, cfg.DataDir, cfg.Router); err != nil {
+			return nil, err
+		}
+	}
 	if cfg.NoNode {
 		return p, nil
 	}
@@ -108,7 +116,7 @@ func Start(ctx context.Context, cfg Config) (_ *Platform, err error) {
 	if ncfg.Name == "" {
 		ncfg.Name = NodeName()
 	}
-	if ncfg.Client, err = p.nodeClient(ctx, ncfg.Dir, ncfg.Name); err != nil {
+	if ncfg.Client, err = p.accountClient(ctx, ncfg.Dir, "node-"+ncfg.Name, "system:node"); err != nil {
 		return nil, err
 	}
 	ncfg.Logger = cfg.Logger
@@ -139,11 +147,13 @@ func NodeName() string {
 	return "local"
 }
 
-// nodeClient returns an API client with the node's service-account token,
-// kept in the node's directory and reused across restarts.
-func (p *Platform) nodeClient(ctx context.Context, dir, name string) (*client.Client, error) {
+// accountClient returns an API client for one of the platform's own
+// components, with a token of the service account `account` in the system
+// project bound to role. The token is kept in dir and reused across
+// restarts, so every start does not mint another one.
+func (p *Platform) accountClient(ctx context.Context, dir, account, role string) (*client.Client, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return nil, fmt.Errorf("node directory: %w", err)
+		return nil, fmt.Errorf("%s directory: %w", account, err)
 	}
 	tokenFile := filepath.Join(dir, "token")
 	newClient := func(token string) (*client.Client, error) {
@@ -155,16 +165,16 @@ func (p *Platform) nodeClient(ctx context.Context, dir, name string) (*client.Cl
 			return nil, err
 		}
 		// A token the server still honours answers anything but 401.
-		if err := c.Get(ctx, mustResource(api.NodesResource), "", name, nil); !errors.Is(err, errdefs.ErrUnauthorized) {
+		if err := c.Get(ctx, mustResource(api.UsersResource), "", "~", nil); !errors.Is(err, errdefs.ErrUnauthorized) {
 			return c, nil
 		}
 	}
-	token, err := p.api.ServiceAccountToken(ctx, bootstrap.SystemProject, "node-"+name, "system:node")
+	token, err := p.api.ServiceAccountToken(ctx, bootstrap.SystemProject, account, role)
 	if err != nil {
-		return nil, fmt.Errorf("node credentials: %w", err)
+		return nil, fmt.Errorf("%s credentials: %w", account, err)
 	}
 	if err := os.WriteFile(tokenFile, []byte(token+"\n"), 0o600); err != nil {
-		return nil, fmt.Errorf("store the node's token: %w", err)
+		return nil, fmt.Errorf("store the %s token: %w", account, err)
 	}
 	return newClient(token)
 }
@@ -172,6 +182,15 @@ func (p *Platform) nodeClient(ctx context.Context, dir, name string) (*client.Cl
 func mustResource(plural string) *api.Resource {
 	r, _ := api.NewCatalogue().Lookup(plural)
 	return r
+}
+
+// RouterURL is where routes are served over HTTP ("" without a router):
+// a default host is http://<route>-<project>.<domain>:<port>.
+func (p *Platform) RouterURL() string {
+	if p.router == nil {
+		return ""
+	}
+	return fmt.Sprintf("http://*.%s:%d", p.router.domain, p.router.http)
 }
 
 // API returns the API server.
@@ -189,6 +208,9 @@ func (p *Platform) Stop(ctx context.Context) error {
 		// A whole-machine stop: nothing is left running. `slipway up`
 		// brings the pods back from the store on its next start.
 		errs = append(errs, p.node.Stop(ctx, true))
+	}
+	if p.router != nil {
+		errs = append(errs, p.router.Stop(ctx))
 	}
 	if p.api != nil {
 		errs = append(errs, p.api.Shutdown(ctx))
@@ -212,6 +234,10 @@ func (p *Platform) watchComponents() {
 	if p.node != nil {
 		nodeFailed = p.node.Failed()
 	}
+	var haproxyExited <-chan struct{}
+	if p.router != nil {
+		haproxyExited = p.router.router.HAProxy().Exited()
+	}
 	go func() {
 		select {
 		case <-ctx.Done():
@@ -219,6 +245,8 @@ func (p *Platform) watchComponents() {
 			p.failed <- err
 		case err := <-nodeFailed:
 			p.failed <- fmt.Errorf("node: %w", err)
+		case <-haproxyExited:
+			p.failed <- errors.New("router: HAProxy exited on its own (its log is in the router directory)")
 		}
 	}()
 }

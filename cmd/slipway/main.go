@@ -117,6 +117,7 @@ func newUp() *cobra.Command {
 		dbURL   string
 		pgBin   string
 		noNode  bool
+		rt      platform.RouterConfig
 	)
 	cmd := &cobra.Command{
 		Use:   "up",
@@ -138,12 +139,12 @@ running it again resumes with the same data.`,
 			defer stop()
 			start := time.Now()
 			p, err := platform.Start(ctx, platform.Config{
-				DataDir: dataDir, DatabaseURL: dbURL, PostgresBinDir: pgBin, Server: scfg, Logger: log, NoNode: noNode,
+				DataDir: dataDir, DatabaseURL: dbURL, PostgresBinDir: pgBin, Server: scfg, Logger: log, NoNode: noNode, Router: rt,
 			})
 			if err != nil {
 				return err
 			}
-			fmt.Fprint(cmd.OutOrStdout(), banner(p.API(), dataDir, time.Since(start)))
+			fmt.Fprint(cmd.OutOrStdout(), banner(p, dataDir, time.Since(start)))
 			return waitAndStop(ctx, log, p.Failed(), p.Stop)
 		},
 	}
@@ -153,6 +154,11 @@ running it again resumes with the same data.`,
 	cmd.Flags().StringVar(&dbURL, "database-url", "", "external PostgreSQL (postgres://…); empty runs a private one")
 	cmd.Flags().StringVar(&pgBin, "postgres-bin", "", "directory of PostgreSQL 15's binaries (default /usr/lib/postgresql/15/bin)")
 	cmd.Flags().BoolVar(&noNode, "no-node", false, "run the control plane only: this machine runs no pods")
+	cmd.Flags().BoolVar(&rt.Disabled, "no-router", false, "run no HAProxy router: routes are stored but not served")
+	cmd.Flags().StringVar(&rt.BindAddress, "router-address", "", "address the router serves routes on (default every address)")
+	cmd.Flags().IntVar(&rt.HTTPPort, "router-http-port", 0, "port the router serves HTTP routes on (default 80 as root, else 8080)")
+	cmd.Flags().IntVar(&rt.HTTPSPort, "router-https-port", 0, "port the router serves HTTPS routes on (default 443 as root, else 8443)")
+	cmd.Flags().StringVar(&rt.Domain, "apps-domain", platform.DefaultAppsDomain, "domain default route hosts are named under")
 	return cmd
 }
 
@@ -271,12 +277,16 @@ func waitAndStop(ctx context.Context, log *slog.Logger, failed <-chan error, sto
 	return errors.Join(cause, stop(context.Background()))
 }
 
-func banner(api *server.Server, dataDir string, took time.Duration) string {
+func banner(p *platform.Platform, dataDir string, took time.Duration) string {
+	api := p.API()
 	var b strings.Builder
 	fmt.Fprintf(&b, "\nSlipway is up (%s).\n\n", took.Round(time.Millisecond))
 	fmt.Fprintf(&b, "  Console/API: %s\n", api.URL())
 	fmt.Fprintf(&b, "  CA:          %s\n", api.CAFile())
 	fmt.Fprintf(&b, "  Data:        %s\n", dataDir)
+	if u := p.RouterURL(); u != "" {
+		fmt.Fprintf(&b, "  Routes:      %s   (a route's default host: <route>-<project>.<domain>)\n", u)
+	}
 	if pw := api.BootstrapResult().GeneratedPassword; pw != "" {
 		fmt.Fprintf(&b, "  Login:       %s / %s   (shown once: store it, or change it)\n", bootstrap.AdminUser, pw)
 	} else {

@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -20,6 +21,7 @@ import (
 	"github.com/slipway/slipway/api"
 	"github.com/slipway/slipway/api/client"
 	"github.com/slipway/slipway/api/errdefs"
+	"github.com/slipway/slipway/internal/childproc"
 	"github.com/slipway/slipway/internal/testpeer"
 	"github.com/slipway/slipway/server/store/pgserver"
 )
@@ -76,11 +78,13 @@ func dataDir(t *testing.T) string {
 
 // upProcess is a running `slipway up`.
 type upProcess struct {
-	cmd    *exec.Cmd
-	url    string
-	ca     string
-	stderr *strings.Builder
-	exited chan error
+	cmd *exec.Cmd
+	url string
+	ca  string
+	// routerHTTP and routerHTTPS are the router's loopback ports.
+	routerHTTP, routerHTTPS int
+	stderr                  *strings.Builder
+	exited                  chan error
 }
 
 var urlLine = regexp.MustCompile(`API:\s+(https://\S+)`)
@@ -90,13 +94,25 @@ func startUp(t *testing.T, data string, flags ...string) *upProcess {
 	if _, err := os.Stat(filepath.Join(pgserver.DefaultBinDir, "postgres")); err != nil {
 		testpeer.Missing(t, "PostgreSQL 15", err)
 	}
-	cmd := exec.Command(binary(t, "slipway"), append([]string{"up", "--data-dir", data, "--listen", "127.0.0.1:0"}, flags...)...)
+	testpeer.RequireBinary(t, "HAProxy", "haproxy")
+	p := &upProcess{stderr: &strings.Builder{}, exited: make(chan error, 1)}
+	// The router serves on free loopback ports, never the machine's 80/443.
+	var err error
+	if p.routerHTTP, err = childproc.FreeLoopbackPort(); err != nil {
+		t.Fatal(err)
+	}
+	if p.routerHTTPS, err = childproc.FreeLoopbackPort(); err != nil {
+		t.Fatal(err)
+	}
+	args := []string{"up", "--data-dir", data, "--listen", "127.0.0.1:0", "--router-address", "127.0.0.1",
+		"--router-http-port", strconv.Itoa(p.routerHTTP), "--router-https-port", strconv.Itoa(p.routerHTTPS)}
+	cmd := exec.Command(binary(t, "slipway"), append(args, flags...)...)
 	cmd.Env = append(os.Environ(), "SLIPWAY_BOOTSTRAP_PASSWORD="+adminPassword)
+	p.cmd = cmd
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := &upProcess{cmd: cmd, stderr: &strings.Builder{}, exited: make(chan error, 1)}
 	cmd.Stderr = &lockedWriter{w: p.stderr}
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
