@@ -52,3 +52,32 @@ func TestPodAndNodeColumns(t *testing.T) {
 		t.Fatalf("node columns %q", got)
 	}
 }
+
+func TestRouteColumns(t *testing.T) {
+	now := time.Now()
+	split, err := Decode([]byte(`{"spec":{"host":"shop.example.com","to":{"kind":"Service","name":"a","weight":90},
+		"alternateBackends":[{"kind":"Service","name":"b","weight":10}]},
+		"status":{"ingress":[{"routerName":"default","host":"shop.example.com","conditions":[
+		{"type":"Admitted","status":"False","reason":"HostAlreadyClaimed"}]}]}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := routeHost(split, now) + " " + routeServices(split, now) + " " + routeAdmitted(split, now); got != "shop.example.com a(90),b(10) False (HostAlreadyClaimed)" {
+		t.Fatalf("route columns %q", got)
+	}
+	fresh, err := Decode([]byte(`{"spec":{"to":{"kind":"Service","name":"web"}}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := routeHost(fresh, now) + " " + routeServices(fresh, now) + " " + routeAdmitted(fresh, now); got != "<pending> web Pending" {
+		t.Fatalf("route columns %q", got)
+	}
+	served, err := Decode([]byte(`{"spec":{"to":{"name":"web"}},"status":{"ingress":[{"host":"web-shop.apps.localhost",
+		"conditions":[{"type":"Admitted","status":"True"}]}]}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := routeHost(served, now) + " " + routeAdmitted(served, now); got != "web-shop.apps.localhost True" {
+		t.Fatalf("route columns %q", got)
+	}
+}
