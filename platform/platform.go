@@ -184,13 +184,23 @@ func mustResource(plural string) *api.Resource {
 	return r
 }
 
-// RouterURL is where routes are served over HTTP ("" without a router):
-// a default host is http://<route>-<project>.<domain>:<port>.
+// RouterURL is where routes are served over HTTP ("" without a router),
+// as a pattern: http://*.<domain>:<port>.
 func (p *Platform) RouterURL() string {
 	if p.router == nil {
 		return ""
 	}
 	return fmt.Sprintf("http://*.%s:%d", p.router.domain, p.router.http)
+}
+
+// RouterCurlExample shows how command-line tools reach a route's default
+// host: browsers resolve *.localhost to loopback, Debian's resolver does not.
+func (p *Platform) RouterCurlExample(route, project string) string {
+	if p.router == nil {
+		return ""
+	}
+	host := route + "-" + project + "." + p.router.domain
+	return fmt.Sprintf("curl --resolve %s:%d:127.0.0.1 http://%s:%d/", host, p.router.http, host, p.router.http)
 }
 
 // API returns the API server.

@@ -295,7 +295,11 @@ func banner(p *platform.Platform, dataDir string, took time.Duration) string {
 	fmt.Fprintf(&b, "\nNext steps:\n")
 	fmt.Fprintf(&b, "  bin/slip login %s -u admin --certificate-authority %s\n", api.URL(), api.CAFile())
 	fmt.Fprintf(&b, "  bin/slip new-project shop\n")
-	fmt.Fprintf(&b, "  bin/slip get projects\n\n")
+	fmt.Fprintf(&b, "  bin/slip get projects\n")
+	if ex := p.RouterCurlExample("web", "shop"); ex != "" {
+		fmt.Fprintf(&b, "  bin/slip expose service/web -n shop   # then: %s\n", ex)
+	}
+	fmt.Fprintf(&b, "\n")
 	fmt.Fprintf(&b, "Press Ctrl-C to stop; `make run` again resumes with the same data.\n")
 	return b.String()
 }
