@@ -62,7 +62,7 @@ type Platform struct {
 	postgres  *pgserver.Server
 	api       *server.Server
 	node      *host.Node
-	router    *routerPlane
+	router    *Router
 	failed    chan error
 	stopWatch context.CancelFunc
 }
@@ -190,7 +190,7 @@ func (p *Platform) RouterURL() string {
 	if p.router == nil {
 		return ""
 	}
-	return fmt.Sprintf("http://*.%s:%d", p.router.domain, p.router.http)
+	return fmt.Sprintf("http://*.%s:%d", p.router.cfg.Domain, p.router.cfg.HTTPPort)
 }
 
 // RouterCurlExample shows how command-line tools reach a route's default
@@ -199,8 +199,9 @@ func (p *Platform) RouterCurlExample(route, project string) string {
 	if p.router == nil {
 		return ""
 	}
-	host := route + "-" + project + "." + p.router.domain
-	return fmt.Sprintf("curl --resolve %s:%d:127.0.0.1 http://%s:%d/", host, p.router.http, host, p.router.http)
+	host := route + "-" + project + "." + p.router.cfg.Domain
+	port := p.router.cfg.HTTPPort
+	return fmt.Sprintf("curl --resolve %s:%d:127.0.0.1 http://%s:%d/", host, port, host, port)
 }
 
 // API returns the API server.
@@ -246,7 +247,7 @@ func (p *Platform) watchComponents() {
 	}
 	var haproxyExited <-chan struct{}
 	if p.router != nil {
-		haproxyExited = p.router.router.HAProxy().Exited()
+		haproxyExited = p.router.Exited()
 	}
 	go func() {
 		select {

@@ -4,11 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"time"
 
+	"github.com/slipway/slipway/api/client"
 	"github.com/slipway/slipway/router"
 	"github.com/slipway/slipway/router/controller"
 )
@@ -28,24 +30,51 @@ type RouterConfig struct {
 	Domain string
 	// Binary is the haproxy executable; default "haproxy" in PATH.
 	Binary string
+	// Name identifies the router in routes' status (default "default");
+	// RouteSelector shards routes between routers by their labels.
+	Name, RouteSelector string
 }
 
 // DefaultAppsDomain names default route hosts.
 const DefaultAppsDomain = "apps.localhost"
 
-// routerPlane is the running router and the controller feeding it.
-type routerPlane struct {
+// Router is a running HAProxy router and the controller feeding it.
+type Router struct {
 	router *router.Router
 	stop   context.CancelFunc
 	done   chan error
-	domain string
-	http   int
+	cfg    RouterConfig
 }
 
-// startRouter starts HAProxy serving the apps domain with a wildcard
-// certificate from the cluster CA, and the controller that keeps it in
-// step with routes, services and endpoints as the system:router account.
-func (p *Platform) startRouter(ctx context.Context, dataDir string, cfg RouterConfig) (*routerPlane, error) {
+// startRouter runs the platform's router: the apps domain's wildcard
+// certificate comes from the cluster CA, and the controller works as the
+// system:router service account.
+func (p *Platform) startRouter(ctx context.Context, dataDir string, cfg RouterConfig) (*Router, error) {
+	domain := cfg.Domain
+	if domain == "" {
+		domain = DefaultAppsDomain
+	}
+	certPEM, keyPEM, err := p.api.Authority().IssueServing([]string{"*." + domain, domain}, time.Now())
+	if err != nil {
+		return nil, fmt.Errorf("router: default certificate for %s: %w", domain, err)
+	}
+	dir := filepath.Join(dataDir, "router")
+	c, err := p.accountClient(ctx, dir, "router", "system:router")
+	if err != nil {
+		return nil, err
+	}
+	rt, err := StartRouter(ctx, cfg, c, filepath.Join(dir, "haproxy"), string(certPEM)+string(keyPEM), p.log)
+	if err != nil {
+		return nil, fmt.Errorf("%w (--router-http-port, --router-https-port, or --no-router)", err)
+	}
+	return rt, nil
+}
+
+// StartRouter starts HAProxy in dir serving routes on cfg's ports with
+// defaultCert (PEM certificate and key) for TLS hosts without their own,
+// and the controller that keeps it in step with the routes, services and
+// endpoints c can read.
+func StartRouter(ctx context.Context, cfg RouterConfig, c *client.Client, dir, defaultCert string, log *slog.Logger) (*Router, error) {
 	httpPort, httpsPort := 80, 443
 	if os.Geteuid() != 0 {
 		httpPort, httpsPort = 8080, 8443
@@ -64,44 +93,37 @@ func (p *Platform) startRouter(ctx context.Context, dataDir string, cfg RouterCo
 	}
 	bin, err := exec.LookPath(cfg.Binary)
 	if err != nil {
-		return nil, fmt.Errorf("router: %w (run `make deps`, or start with --no-router)", err)
-	}
-	certPEM, keyPEM, err := p.api.Authority().IssueServing([]string{"*." + cfg.Domain, cfg.Domain}, time.Now())
-	if err != nil {
-		return nil, fmt.Errorf("router: default certificate for %s: %w", cfg.Domain, err)
-	}
-	dir := filepath.Join(dataDir, "router")
-	c, err := p.accountClient(ctx, dir, "router", "system:router")
-	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("router: %w (run `make deps`)", err)
 	}
 	rt, err := router.Start(ctx, router.Options{
-		Dir: filepath.Join(dir, "haproxy"), Binary: bin, BindAddress: cfg.BindAddress,
-		HTTPPort: cfg.HTTPPort, HTTPSPort: cfg.HTTPSPort,
-		DefaultCertificate: string(certPEM) + string(keyPEM), Logger: p.log,
+		Dir: dir, Binary: bin, BindAddress: cfg.BindAddress, HTTPPort: cfg.HTTPPort, HTTPSPort: cfg.HTTPSPort,
+		DefaultCertificate: defaultCert, Logger: log,
 	})
 	if err != nil {
-		return nil, fmt.Errorf("router on ports %d/%d (--router-http-port, --router-https-port, or --no-router): %w",
-			cfg.HTTPPort, cfg.HTTPSPort, err)
+		return nil, fmt.Errorf("router on ports %d/%d: %w", cfg.HTTPPort, cfg.HTTPSPort, err)
 	}
-	ctrl, err := controller.New(controller.Config{Client: c, Router: rt, Domain: cfg.Domain, Logger: p.log})
+	ctrl, err := controller.New(controller.Config{Client: c, Router: rt, RouterName: cfg.Name, Domain: cfg.Domain,
+		RouteSelector: cfg.RouteSelector, Logger: log})
 	if err != nil {
 		return nil, errors.Join(err, rt.Stop(context.WithoutCancel(ctx)))
 	}
 	runCtx, stop := context.WithCancel(context.WithoutCancel(ctx))
-	rp := &routerPlane{router: rt, stop: stop, done: make(chan error, 1), domain: cfg.Domain, http: cfg.HTTPPort}
-	go func() { rp.done <- ctrl.Run(runCtx) }()
-	return rp, nil
+	r := &Router{router: rt, stop: stop, done: make(chan error, 1), cfg: cfg}
+	go func() { r.done <- ctrl.Run(runCtx) }()
+	return r, nil
 }
 
+// Exited is closed if HAProxy exits on its own.
+func (r *Router) Exited() <-chan struct{} { return r.router.HAProxy().Exited() }
+
 // Stop ends the controller, then HAProxy.
-func (rp *routerPlane) Stop(ctx context.Context) error {
-	rp.stop()
+func (r *Router) Stop(ctx context.Context) error {
+	r.stop()
 	var err error
 	select {
-	case err = <-rp.done:
+	case err = <-r.done:
 	case <-ctx.Done():
 		err = ctx.Err()
 	}
-	return errors.Join(err, rp.router.Stop(ctx))
+	return errors.Join(err, r.router.Stop(ctx))
 }

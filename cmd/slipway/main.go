@@ -61,7 +61,7 @@ func newRoot() *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(newUp(), newServer(), newNode(), &cobra.Command{
+	root.AddCommand(newUp(), newServer(), newNode(), newRouter(), &cobra.Command{
 		Use:   "version",
 		Short: "Print the version",
 		Args:  cobra.NoArgs,
@@ -165,8 +165,7 @@ running it again resumes with the same data.`,
 func newNode() *cobra.Command {
 	var (
 		logs                             logFlags
-		serverURL, caFile                string
-		token, tokenFile                 string
+		conn                             connFlags
 		name, dataDir, listen, advertise string
 		podSubnet, bridge                string
 	)
@@ -184,17 +183,7 @@ The token is a service-account token bound to the system:node role.`,
 			if err != nil {
 				return err
 			}
-			if tokenFile != "" {
-				b, err := os.ReadFile(tokenFile)
-				if err != nil {
-					return fmt.Errorf("--token-file: %w", err)
-				}
-				token = strings.TrimSpace(string(b))
-			}
-			if serverURL == "" || token == "" {
-				return errors.New("--server and --token (or --token-file) are required")
-			}
-			c, err := client.New(client.Config{Server: serverURL, CAFile: caFile, Token: token})
+			c, err := conn.client()
 			if err != nil {
 				return err
 			}
@@ -212,10 +201,7 @@ The token is a service-account token bound to the system:node role.`,
 	}
 	logs.add(cmd)
 	f := cmd.Flags()
-	f.StringVar(&serverURL, "server", "", "the API server's URL")
-	f.StringVar(&caFile, "certificate-authority", "", "the cluster CA (the server's <data-dir>/pki/ca.crt)")
-	f.StringVar(&token, "token", "", "the node's service-account token")
-	f.StringVar(&tokenFile, "token-file", "", "file holding the node's service-account token")
+	conn.add(cmd, "the node's")
 	f.StringVar(&name, "name", platform.NodeName(), "the node's name")
 	f.StringVar(&dataDir, "data-dir", "/var/lib/slipway-node", "where the node keeps containerd, pod logs and its certificate")
 	f.StringVar(&listen, "listen", "0.0.0.0:10250", "address of the endpoint the API server calls for logs and exec")
@@ -266,6 +252,100 @@ func newServer() *cobra.Command {
 }
 
 // waitAndStop waits for a signal or a component failure, then stops.
+// connFlags say how a component reaches the API server.
+type connFlags struct {
+	serverURL, caFile, token, tokenFile string
+}
+
+func (c *connFlags) add(cmd *cobra.Command, whose string) {
+	f := cmd.Flags()
+	f.StringVar(&c.serverURL, "server", "", "the API server's URL")
+	f.StringVar(&c.caFile, "certificate-authority", "", "the cluster CA (the server's <data-dir>/pki/ca.crt)")
+	f.StringVar(&c.token, "token", "", whose+" service-account token")
+	f.StringVar(&c.tokenFile, "token-file", "", "file holding "+whose+" service-account token")
+}
+
+func (c *connFlags) client() (*client.Client, error) {
+	token := c.token
+	if c.tokenFile != "" {
+		b, err := os.ReadFile(c.tokenFile)
+		if err != nil {
+			return nil, fmt.Errorf("--token-file: %w", err)
+		}
+		token = strings.TrimSpace(string(b))
+	}
+	if c.serverURL == "" || token == "" {
+		return nil, errors.New("--server and --token (or --token-file) are required")
+	}
+	return client.New(client.Config{Server: c.serverURL, CAFile: c.caFile, Token: token})
+}
+
+func newRouter() *cobra.Command {
+	var (
+		logs     logFlags
+		conn     connFlags
+		cfg      platform.RouterConfig
+		dataDir  string
+		certFile string
+	)
+	cmd := &cobra.Command{
+		Use:   "router",
+		Short: "Run an HAProxy router that serves routes",
+		Long: `Run HAProxy and the controller that keeps it serving the cluster's routes.
+Several routers can share the routes by label (--route-selector), each under
+its own --name in the routes' status. The token is a service-account token
+bound to the system:router role.`,
+		Example: `  slipway router --server https://api.example.com:8443 --certificate-authority ca.crt \
+      --token-file router.token --default-certificate apps.pem --apps-domain apps.example.com \
+      --name public --route-selector exposure=public`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			log, err := logs.logger()
+			if err != nil {
+				return err
+			}
+			c, err := conn.client()
+			if err != nil {
+				return err
+			}
+			if certFile == "" {
+				return errors.New("--default-certificate is required: a PEM file with the apps domain's wildcard certificate and key")
+			}
+			cert, err := os.ReadFile(certFile)
+			if err != nil {
+				return fmt.Errorf("--default-certificate: %w", err)
+			}
+			ctx, stop := signalContext()
+			defer stop()
+			rt, err := platform.StartRouter(ctx, cfg, c, dataDir, string(cert), log)
+			if err != nil {
+				return err
+			}
+			failed := make(chan error, 1)
+			go func() {
+				select {
+				case <-rt.Exited():
+					failed <- errors.New("HAProxy exited on its own (its log is in " + dataDir + ")")
+				case <-ctx.Done():
+				}
+			}()
+			return waitAndStop(ctx, log, failed, rt.Stop)
+		},
+	}
+	logs.add(cmd)
+	conn.add(cmd, "the router's")
+	f := cmd.Flags()
+	f.StringVar(&dataDir, "data-dir", "/var/lib/slipway-router", "where the router keeps HAProxy's configuration and sockets (keep it short)")
+	f.StringVar(&certFile, "default-certificate", "", "PEM file with the certificate and key served to TLS hosts without their own")
+	f.StringVar(&cfg.Name, "name", "default", "the router's name in routes' status")
+	f.StringVar(&cfg.RouteSelector, "route-selector", "", "serve only routes whose labels match this selector (e.g. shard=a)")
+	f.StringVar(&cfg.BindAddress, "address", "", "address to serve routes on (default every address)")
+	f.IntVar(&cfg.HTTPPort, "http-port", 0, "port for HTTP routes (default 80 as root, else 8080)")
+	f.IntVar(&cfg.HTTPSPort, "https-port", 0, "port for HTTPS routes (default 443 as root, else 8443)")
+	f.StringVar(&cfg.Domain, "apps-domain", platform.DefaultAppsDomain, "domain default route hosts are named under")
+	return cmd
+}
+
 func waitAndStop(ctx context.Context, log *slog.Logger, failed <-chan error, stop func(context.Context) error) error {
 	var cause error
 	select {

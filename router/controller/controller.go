@@ -17,6 +17,7 @@ import (
 	"github.com/slipway/slipway/api"
 	"github.com/slipway/slipway/api/client"
 	"github.com/slipway/slipway/api/errdefs"
+	"github.com/slipway/slipway/api/labels"
 	"github.com/slipway/slipway/router"
 	"github.com/slipway/slipway/router/route"
 )
@@ -46,6 +47,11 @@ type Config struct {
 	RouterName string
 	// Domain names routes without spec.host: <name>-<project>.<Domain>.
 	Domain string
+	// RouteSelector shards routes between routers: this router serves only
+	// routes whose labels match it (label selector syntax); empty serves
+	// every route. Filtering happens here, not in the watch, so a route
+	// relabelled out of the shard stops being served at once.
+	RouteSelector string
 	// Debounce gathers a burst of changes into one Apply; default DefaultDebounce.
 	Debounce time.Duration
 	// Logger defaults to slog.Default().
@@ -57,6 +63,7 @@ type Config struct {
 // Controller keeps a router serving the routes the API holds.
 type Controller struct {
 	cfg       Config
+	selector  labels.Selector
 	log       *slog.Logger
 	changed   chan struct{}
 	routes    *mirror[api.Route]
@@ -102,11 +109,16 @@ func New(cfg Config) (*Controller, error) {
 		}
 		return r
 	}
+	selector, err := labels.Parse(cfg.RouteSelector)
+	if err != nil {
+		return nil, fmt.Errorf("router controller: route selector %q: %w", cfg.RouteSelector, err)
+	}
 	c := &Controller{
-		cfg:     cfg,
-		log:     cfg.Logger.With("component", "router-controller", "router", cfg.RouterName),
-		changed: make(chan struct{}, 1),
-		written: map[string]writtenStatus{},
+		cfg:      cfg,
+		selector: selector,
+		log:      cfg.Logger.With("component", "router-controller", "router", cfg.RouterName),
+		changed:  make(chan struct{}, 1),
+		written:  map[string]writtenStatus{},
 	}
 	c.routes = newMirror(cfg.Client, lookup(api.RoutesResource), func(r *api.Route) *api.ObjectMeta { return &r.Metadata }, c.notify, c.log)
 	c.services = newMirror(cfg.Client, lookup(api.ServicesResource), func(s *api.Service) *api.ObjectMeta { return &s.Metadata }, c.notify, c.log)
@@ -185,7 +197,7 @@ func (c *Controller) sync(ctx context.Context) error {
 	live := make([]*api.Route, 0, len(items))
 	model := make([]route.Route, 0, len(items))
 	for _, r := range items {
-		if r.Metadata.DeletionTimestamp != nil {
+		if r.Metadata.DeletionTimestamp != nil || !c.selector.Matches(r.Metadata.Labels) {
 			continue
 		}
 		live = append(live, r)

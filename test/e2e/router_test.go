@@ -2,19 +2,29 @@ package e2e
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
 	"fmt"
 	"io"
+	"math/big"
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
 	"github.com/slipway/slipway/api"
+	"github.com/slipway/slipway/internal/childproc"
 )
 
 // `slipway up` runs a router: a route created through the API is served at
@@ -99,5 +109,108 @@ func TestUpServesRoutes(t *testing.T) {
 	if len(web.Status.Ingress) != 1 || web.Status.Ingress[0].Host != "web-shop.apps.localhost" {
 		t.Fatalf("route status: %+v", web.Status)
 	}
+
+	// A second router (`slipway router`) serves only its shard's routes
+	// and reports them under its own name.
+	shard := api.Route{Metadata: api.ObjectMeta{Name: "b", Labels: map[string]string{"shard": "b"}},
+		Spec: api.RouteSpec{To: api.RouteTargetReference{Kind: "Service", Name: "web"}}}
+	if err := c.Create(ctx, lookup("routes"), "shop", shard, nil); err != nil {
+		t.Fatal(err)
+	}
+	httpPort, httpsPort := freeLoopbackPort(t), freeLoopbackPort(t)
+	stopShard := startShardRouter(t, up, "--name", "shard-b", "--route-selector", "shard=b", "--address", "127.0.0.1",
+		"--http-port", strconv.Itoa(httpPort), "--https-port", strconv.Itoa(httpsPort))
+	eventually(t, "the shard router serves its route", func() error {
+		return get("http", httpPort, "b-shop.apps.localhost")
+	})
+	if err := get("http", httpPort, "web-shop.apps.localhost"); err == nil || !strings.Contains(err.Error(), "= 503") {
+		t.Fatalf("the shard router serves a route outside its shard: %v", err)
+	}
+	eventually(t, "route b admitted by both routers", func() error {
+		var b api.Route
+		if err := c.Get(ctx, lookup("routes"), "shop", "b", &b); err != nil {
+			return err
+		}
+		names := map[string]bool{}
+		for _, in := range b.Status.Ingress {
+			names[in.RouterName] = true
+		}
+		if len(names) != 2 || !names["default"] || !names["shard-b"] {
+			return fmt.Errorf("status.ingress %+v", b.Status.Ingress)
+		}
+		return nil
+	})
+	stopShard()
 	up.stop(t)
+}
+
+// startShardRouter runs `slipway router` against up as the admin, with a
+// self-signed default certificate; the returned func stops it and requires
+// a clean exit.
+func startShardRouter(t *testing.T, up *upProcess, flags ...string) func() {
+	t.Helper()
+	dir, err := os.MkdirTemp("", "rt-") // short: HAProxy's unix sockets live here
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	certFile := filepath.Join(dir, "default.pem")
+	if err := os.WriteFile(certFile, selfSignedPEM(t, "*.apps.localhost"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	args := append([]string{"router", "--server", up.url, "--certificate-authority", up.ca, "--token", up.token(t),
+		"--default-certificate", certFile, "--data-dir", filepath.Join(dir, "h")}, flags...)
+	cmd := exec.Command(binary(t, "slipway"), args...)
+	var stderr strings.Builder
+	cmd.Stderr = &lockedWriter{w: &stderr}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	t.Cleanup(func() {
+		if cmd.ProcessState == nil {
+			_ = cmd.Process.Kill()
+		}
+	})
+	return func() {
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case err := <-exited:
+			if err != nil {
+				t.Fatalf("slipway router exited with %v\n%s", err, stderr.String())
+			}
+		case <-time.After(30 * time.Second):
+			t.Fatalf("slipway router did not stop within 30 s\n%s", stderr.String())
+		}
+	}
+}
+
+func selfSignedPEM(t *testing.T, host string) []byte {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: host}, DNSNames: []string{host},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour)}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyDER, err := x509.MarshalECPrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return append(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}),
+		pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: keyDER})...)
+}
+
+func freeLoopbackPort(t *testing.T) int {
+	t.Helper()
+	port, err := childproc.FreeLoopbackPort()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return port
 }

@@ -21,7 +21,6 @@ import (
 	"github.com/slipway/slipway/api"
 	"github.com/slipway/slipway/api/client"
 	"github.com/slipway/slipway/api/errdefs"
-	"github.com/slipway/slipway/internal/childproc"
 	"github.com/slipway/slipway/internal/testpeer"
 	"github.com/slipway/slipway/server/store/pgserver"
 )
@@ -97,13 +96,7 @@ func startUp(t *testing.T, data string, flags ...string) *upProcess {
 	testpeer.RequireBinary(t, "HAProxy", "haproxy")
 	p := &upProcess{stderr: &strings.Builder{}, exited: make(chan error, 1)}
 	// The router serves on free loopback ports, never the machine's 80/443.
-	var err error
-	if p.routerHTTP, err = childproc.FreeLoopbackPort(); err != nil {
-		t.Fatal(err)
-	}
-	if p.routerHTTPS, err = childproc.FreeLoopbackPort(); err != nil {
-		t.Fatal(err)
-	}
+	p.routerHTTP, p.routerHTTPS = freeLoopbackPort(t), freeLoopbackPort(t)
 	args := []string{"up", "--data-dir", data, "--listen", "127.0.0.1:0", "--router-address", "127.0.0.1",
 		"--router-http-port", strconv.Itoa(p.routerHTTP), "--router-https-port", strconv.Itoa(p.routerHTTPS)}
 	cmd := exec.Command(binary(t, "slipway"), append(args, flags...)...)
@@ -148,8 +141,8 @@ func startUp(t *testing.T, data string, flags ...string) *upProcess {
 // adminPassword is the bootstrap admin's password in these tests.
 const adminPassword = "e2e-admin-password"
 
-// client logs in as the bootstrap admin.
-func (p *upProcess) client(t *testing.T) *client.Client {
+// token logs in as the bootstrap admin.
+func (p *upProcess) token(t *testing.T) string {
 	t.Helper()
 	anon, err := client.New(client.Config{Server: p.url, CAFile: p.ca})
 	if err != nil {
@@ -160,7 +153,13 @@ func (p *upProcess) client(t *testing.T) *client.Client {
 	if err := anon.Do(context.Background(), "POST", "/auth/login", "application/json", body, &res); err != nil {
 		t.Fatalf("log in as admin: %v", err)
 	}
-	c, err := client.New(client.Config{Server: p.url, CAFile: p.ca, Token: res.Token})
+	return res.Token
+}
+
+// client is an API client of the bootstrap admin.
+func (p *upProcess) client(t *testing.T) *client.Client {
+	t.Helper()
+	c, err := client.New(client.Config{Server: p.url, CAFile: p.ca, Token: p.token(t)})
 	if err != nil {
 		t.Fatal(err)
 	}
