@@ -193,6 +193,9 @@ func (p *Platform) RouterURL() string {
 	return fmt.Sprintf("http://*.%s:%d", p.router.cfg.Domain, p.router.cfg.HTTPPort)
 }
 
+// Router is the platform's router, nil when it runs none.
+func (p *Platform) Router() *Router { return p.router }
+
 // RouterCurlExample shows how command-line tools reach a route's default
 // host: browsers resolve *.localhost to loopback, Debian's resolver does not.
 func (p *Platform) RouterCurlExample(route, project string) string {

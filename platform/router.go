@@ -2,12 +2,15 @@ package platform
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"log/slog"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/slipway/slipway/api/client"
@@ -30,6 +33,11 @@ type RouterConfig struct {
 	Domain string
 	// Binary is the haproxy executable; default "haproxy" in PATH.
 	Binary string
+	// MetricsBind ("host:port", "" for none) serves HAProxy's per-route
+	// Prometheus metrics at /metrics and its stats page at /stats, with
+	// basic authentication as "stats" and the password kept in the
+	// router's directory (stats-password).
+	MetricsBind string
 	// Name identifies the router in routes' status (default "default");
 	// RouteSelector shards routes between routers by their labels.
 	Name, RouteSelector string
@@ -40,6 +48,7 @@ const DefaultAppsDomain = "apps.localhost"
 
 // Router is a running HAProxy router and the controller feeding it.
 type Router struct {
+	dir    string
 	router *router.Router
 	stop   context.CancelFunc
 	done   chan error
@@ -95,10 +104,18 @@ func StartRouter(ctx context.Context, cfg RouterConfig, c *client.Client, dir, d
 	if err != nil {
 		return nil, fmt.Errorf("router: %w (run `make deps`)", err)
 	}
-	rt, err := router.Start(ctx, router.Options{
+	opts := router.Options{
 		Dir: dir, Binary: bin, BindAddress: cfg.BindAddress, HTTPPort: cfg.HTTPPort, HTTPSPort: cfg.HTTPSPort,
 		DefaultCertificate: defaultCert, Logger: log,
-	})
+	}
+	if cfg.MetricsBind != "" {
+		password, err := statsPassword(filepath.Join(dir, StatsPasswordFile))
+		if err != nil {
+			return nil, err
+		}
+		opts.MetricsBind, opts.StatsUser, opts.StatsPassword = cfg.MetricsBind, StatsUser, password
+	}
+	rt, err := router.Start(ctx, opts)
 	if err != nil {
 		return nil, fmt.Errorf("router on ports %d/%d: %w", cfg.HTTPPort, cfg.HTTPSPort, err)
 	}
@@ -108,9 +125,46 @@ func StartRouter(ctx context.Context, cfg RouterConfig, c *client.Client, dir, d
 		return nil, errors.Join(err, rt.Stop(context.WithoutCancel(ctx)))
 	}
 	runCtx, stop := context.WithCancel(context.WithoutCancel(ctx))
-	r := &Router{router: rt, stop: stop, done: make(chan error, 1), cfg: cfg}
+	r := &Router{dir: dir, router: rt, stop: stop, done: make(chan error, 1), cfg: cfg}
 	go func() { r.done <- ctrl.Run(runCtx) }()
 	return r, nil
+}
+
+// StatsUser and the password in StatsPasswordFile (in the router's
+// directory) open /metrics and /stats.
+const (
+	StatsUser         = "stats"
+	StatsPasswordFile = "stats-password"
+)
+
+// statsPassword reads the router's stats password, creating one the first
+// time.
+func statsPassword(path string) (string, error) {
+	if b, err := os.ReadFile(path); err == nil {
+		return strings.TrimSpace(string(b)), nil
+	}
+	buf := make([]byte, 18)
+	if _, err := rand.Read(buf); err != nil {
+		return "", fmt.Errorf("router: stats password: %w", err)
+	}
+	password := base64.RawURLEncoding.EncodeToString(buf)
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return "", fmt.Errorf("router: %w", err)
+	}
+	if err := os.WriteFile(path, []byte(password+"\n"), 0o600); err != nil {
+		return "", fmt.Errorf("router: store the stats password: %w", err)
+	}
+	return password, nil
+}
+
+// StatsURL says where /stats and /metrics are served and how to open them
+// ("" when they are not served).
+func (r *Router) StatsURL() string {
+	if r.cfg.MetricsBind == "" {
+		return ""
+	}
+	return fmt.Sprintf("http://%s/stats and /metrics (user %s, password in %s)", r.cfg.MetricsBind, StatsUser,
+		filepath.Join(r.dir, StatsPasswordFile))
 }
 
 // Exited is closed if HAProxy exits on its own.

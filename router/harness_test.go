@@ -28,6 +28,7 @@ type harness struct {
 	ca         *testcert.CA
 	httpPort   int
 	httpsPort  int
+	metrics    string // host:port of /metrics and /stats
 	defaultCN  string
 	httpClient *http.Client
 }
@@ -46,6 +47,7 @@ func startHarness(t testing.TB, minReload time.Duration) *harness {
 	t.Helper()
 	bin := testpeer.RequireBinary(t, "haproxy", "haproxy")
 	h := &harness{t: t, ca: testcert.NewCA(t, "router test CA"), httpPort: freePort(t), httpsPort: freePort(t), defaultCN: "*.apps.test"}
+	h.metrics = net.JoinHostPort("127.0.0.1", strconv.Itoa(freePort(t)))
 	def := h.ca.Issue(t, h.defaultCN)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -53,7 +55,8 @@ func startHarness(t testing.TB, minReload time.Duration) *harness {
 		Dir: t.TempDir(), Binary: bin, BindAddress: "127.0.0.1", HTTPPort: h.httpPort, HTTPSPort: h.httpsPort,
 		DefaultCertificate: def.CertPEM + def.KeyPEM, MinReloadInterval: minReload,
 		HardStopAfter: 5 * time.Second,
-		Logger:        slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn})),
+		MetricsBind:   h.metrics, StatsUser: statsUser, StatsPassword: statsPassword,
+		Logger: slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn})),
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -69,6 +72,9 @@ func startHarness(t testing.TB, minReload time.Duration) *harness {
 	h.httpClient = h.client(nil, false)
 	return h
 }
+
+// The harness's credentials for /metrics and /stats.
+const statsUser, statsPassword = "stats", "s3cret-stats"
 
 type testWriter struct{ t testing.TB }
 

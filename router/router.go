@@ -47,6 +47,9 @@ type Options struct {
 	// DefaultCertificate (PEM certificate and key) serves TLS hosts without
 	// a certificate of their own, typically a wildcard for the apps domain.
 	DefaultCertificate string
+	// MetricsBind, StatsUser and StatsPassword: see haproxycfg.Options.
+	MetricsBind              string
+	StatsUser, StatsPassword string
 	// MinReloadInterval defaults to DefaultMinReloadInterval.
 	MinReloadInterval time.Duration
 	// MaxConn, Threads and HardStopAfter: see haproxycfg.Options.
@@ -186,6 +189,9 @@ func (r *Router) renderOptions(generation int, previous haproxycfg.Table) haprox
 		HTTPPort:           r.opts.HTTPPort,
 		HTTPSPort:          r.opts.HTTPSPort,
 		DefaultCertificate: r.opts.DefaultCertificate,
+		MetricsBind:        r.opts.MetricsBind,
+		StatsUser:          r.opts.StatsUser,
+		StatsPassword:      r.opts.StatsPassword,
 		MaxConn:            r.opts.MaxConn,
 		Threads:            r.opts.Threads,
 		HardStopAfter:      r.opts.HardStopAfter,

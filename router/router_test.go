@@ -3,8 +3,11 @@ package router
 import (
 	"crypto/tls"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/cookiejar"
+	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -289,5 +292,54 @@ func TestWeightedBackends(t *testing.T) {
 				t.Errorf("weight-0 backend got %d requests", seen["idle"])
 			}
 		})
+	}
+}
+
+// TestMetricsPerRoute reads per-route figures from HAProxy's Prometheus
+// exporter, which answers only with the stats credentials.
+func TestMetricsPerRoute(t *testing.T) {
+	h := startHarness(t, 50*time.Millisecond)
+	r := plainRoute("shop", "counted", "counted.apps.test", startBackend(t, "v1"))
+	h.apply(r)
+	eventually(t, 10*time.Second, func() error { return h.expect(h.httpClient, "http://counted.apps.test/", 200, "v1") })
+	for range 4 {
+		if err := h.expect(h.httpClient, "http://counted.apps.test/", 200, "v1"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	get := func(path, user, password string) (int, string) {
+		req, _ := http.NewRequest("GET", "http://"+h.metrics+path, nil)
+		if user != "" {
+			req.SetBasicAuth(user, password)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(body)
+	}
+	if code, _ := get("/metrics", "", ""); code != http.StatusUnauthorized {
+		t.Fatalf("/metrics without credentials: %d, want 401", code)
+	}
+	if code, _ := get("/stats", statsUser, "wrong"); code != http.StatusUnauthorized {
+		t.Fatalf("/stats with a wrong password: %d, want 401", code)
+	}
+	code, body := get("/metrics", statsUser, statsPassword)
+	// At least the five requests above (the first wait may add more).
+	re := regexp.MustCompile(`haproxy_backend_http_responses_total\{proxy="be_http_shop_counted",code="2xx"\} (\d+)`)
+	m := re.FindStringSubmatch(body)
+	if code != 200 || m == nil {
+		t.Fatalf("/metrics: %d, no 2xx counter for the route in:\n%.2000s", code, body)
+	}
+	if n, _ := strconv.Atoi(m[1]); n < 5 {
+		t.Fatalf("2xx responses of the route = %d, want ≥ 5", n)
+	}
+	if !strings.Contains(body, `haproxy_backend_response_time_average_seconds{proxy="be_http_shop_counted"}`) {
+		t.Fatal("/metrics has no response time of the route")
+	}
+	if code, body := get("/stats", statsUser, statsPassword); code != 200 || !strings.Contains(body, "be_http_shop_counted") {
+		t.Fatalf("/stats: %d", code)
 	}
 }

@@ -159,6 +159,7 @@ running it again resumes with the same data.`,
 	cmd.Flags().IntVar(&rt.HTTPPort, "router-http-port", 0, "port the router serves HTTP routes on (default 80 as root, else 8080)")
 	cmd.Flags().IntVar(&rt.HTTPSPort, "router-https-port", 0, "port the router serves HTTPS routes on (default 443 as root, else 8443)")
 	cmd.Flags().StringVar(&rt.Domain, "apps-domain", platform.DefaultAppsDomain, "domain default route hosts are named under")
+	cmd.Flags().StringVar(&rt.MetricsBind, "router-metrics-address", "127.0.0.1:1936", "where the router serves /metrics and /stats (\"\" for nowhere)")
 	return cmd
 }
 
@@ -343,6 +344,7 @@ bound to the system:router role.`,
 	f.IntVar(&cfg.HTTPPort, "http-port", 0, "port for HTTP routes (default 80 as root, else 8080)")
 	f.IntVar(&cfg.HTTPSPort, "https-port", 0, "port for HTTPS routes (default 443 as root, else 8443)")
 	f.StringVar(&cfg.Domain, "apps-domain", platform.DefaultAppsDomain, "domain default route hosts are named under")
+	f.StringVar(&cfg.MetricsBind, "metrics-address", "", "where to serve /metrics and /stats (user stats, password in <data-dir>/stats-password)")
 	return cmd
 }
 
@@ -366,6 +368,9 @@ func banner(p *platform.Platform, dataDir string, took time.Duration) string {
 	fmt.Fprintf(&b, "  Data:        %s\n", dataDir)
 	if u := p.RouterURL(); u != "" {
 		fmt.Fprintf(&b, "  Routes:      %s   (a route's default host: <route>-<project>.<domain>)\n", u)
+		if s := p.Router().StatsURL(); s != "" {
+			fmt.Fprintf(&b, "  Router:      %s\n", s)
+		}
 	}
 	if pw := api.BootstrapResult().GeneratedPassword; pw != "" {
 		fmt.Fprintf(&b, "  Login:       %s / %s   (shown once: store it, or change it)\n", bootstrap.AdminUser, pw)

@@ -59,6 +59,12 @@ type Options struct {
 	// DefaultCertificate (PEM certificate, chain and key) serves TLS hosts
 	// without a certificate of their own.
 	DefaultCertificate string
+	// MetricsBind ("host:port", "" for none) serves HAProxy's Prometheus
+	// exporter at /metrics (per-route request, error and latency figures:
+	// one backend per route) and the stats page at /stats, both behind
+	// basic authentication as StatsUser/StatsPassword.
+	MetricsBind              string
+	StatsUser, StatsPassword string
 	// MaxConn defaults to 8000 (20000 exceeds a 20000 FD limit: HAProxy
 	// needs two descriptors per connection).
 	MaxConn int
@@ -172,6 +178,16 @@ func (o *Options) check() error {
 	}
 	if o.BindAddress != "" && net.ParseIP(o.BindAddress) == nil {
 		errs = append(errs, fmt.Errorf("bind address %q is not an IP address", o.BindAddress))
+	}
+	if o.MetricsBind != "" {
+		if _, port, err := net.SplitHostPort(o.MetricsBind); err != nil || port == "" {
+			errs = append(errs, fmt.Errorf("metrics bind %q is not host:port", o.MetricsBind))
+		}
+		for _, f := range []struct{ name, v string }{{"stats user", o.StatsUser}, {"stats password", o.StatsPassword}} {
+			if name, v := f.name, f.v; v == "" || strings.ContainsAny(v, " \t\n\"'#\\") {
+				errs = append(errs, fmt.Errorf("%s must be set, without spaces, quotes, '#' or '\\'", name))
+			}
+		}
 	}
 	if !strings.Contains(o.DefaultCertificate, "PRIVATE KEY") || !strings.Contains(o.DefaultCertificate, "CERTIFICATE") {
 		errs = append(errs, errors.New("default certificate needs a PEM certificate and private key"))

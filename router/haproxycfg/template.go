@@ -22,6 +22,9 @@ type view struct {
 	CertList         string
 	DefaultCert      string
 	ErrorPage        string
+	MetricsBind      string
+	StatsUser        string
+	StatsPassword    string
 	Backends         []backendData
 }
 
@@ -58,6 +61,9 @@ func (o *Options) view() view {
 		CertList:      filepath.Join(o.ConfDir, CertListFile),
 		DefaultCert:   filepath.Join(o.ConfDir, DefaultCertFile),
 		ErrorPage:     filepath.Join(o.ConfDir, ErrorPageFile),
+		MetricsBind:   o.MetricsBind,
+		StatsUser:     o.StatsUser,
+		StatsPassword: o.StatsPassword,
 	}
 	if v.MaxConn == 0 {
 		v.MaxConn = 8000
@@ -135,7 +141,18 @@ frontend fe_https
     use_backend %[var(txn.route),map_beg({{.HTTPSMap}},be_default)]
     default_backend be_default
 
-# No servers: every request gets the "Application is not available" page.
+{{if .MetricsBind}}userlist stats_users
+    user {{.StatsUser}} insecure-password {{.StatsPassword}}
+
+frontend fe_metrics
+    bind {{.MetricsBind}}
+    http-request auth realm slipway-router unless { http_auth(stats_users) }
+    http-request use-service prometheus-exporter if { path /metrics }
+    stats enable
+    stats uri /stats
+    stats refresh 10s
+
+{{end}}# No servers: every request gets the "Application is not available" page.
 backend be_default
 
 backend be_redirect_https

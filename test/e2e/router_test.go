@@ -110,6 +110,23 @@ func TestUpServesRoutes(t *testing.T) {
 		t.Fatalf("route status: %+v", web.Status)
 	}
 
+	// The router's per-route metrics, behind its stats password.
+	password, err := os.ReadFile(filepath.Join(up.data, "router", "haproxy", "stats-password"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req, _ := http.NewRequest("GET", fmt.Sprintf("http://127.0.0.1:%d/metrics", up.routerMetrics), nil)
+	req.SetBasicAuth("stats", strings.TrimSpace(string(password)))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	metrics, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || !strings.Contains(string(metrics), `haproxy_backend_http_responses_total{proxy="be_http_shop_web",code="2xx"}`) {
+		t.Fatalf("router /metrics: %d, no counter of route shop/web", resp.StatusCode)
+	}
+
 	// A second router (`slipway router`) serves only its shard's routes
 	// and reports them under its own name.
 	shard := api.Route{Metadata: api.ObjectMeta{Name: "b", Labels: map[string]string{"shard": "b"}},

@@ -77,13 +77,15 @@ func dataDir(t *testing.T) string {
 
 // upProcess is a running `slipway up`.
 type upProcess struct {
-	cmd *exec.Cmd
-	url string
-	ca  string
-	// routerHTTP and routerHTTPS are the router's loopback ports.
-	routerHTTP, routerHTTPS int
-	stderr                  *strings.Builder
-	exited                  chan error
+	cmd  *exec.Cmd
+	url  string
+	ca   string
+	data string
+	// routerHTTP, routerHTTPS and routerMetrics are the router's loopback
+	// ports.
+	routerHTTP, routerHTTPS, routerMetrics int
+	stderr                                 *strings.Builder
+	exited                                 chan error
 }
 
 var urlLine = regexp.MustCompile(`API:\s+(https://\S+)`)
@@ -96,9 +98,11 @@ func startUp(t *testing.T, data string, flags ...string) *upProcess {
 	testpeer.RequireBinary(t, "HAProxy", "haproxy")
 	p := &upProcess{stderr: &strings.Builder{}, exited: make(chan error, 1)}
 	// The router serves on free loopback ports, never the machine's 80/443.
-	p.routerHTTP, p.routerHTTPS = freeLoopbackPort(t), freeLoopbackPort(t)
+	p.routerHTTP, p.routerHTTPS, p.routerMetrics = freeLoopbackPort(t), freeLoopbackPort(t), freeLoopbackPort(t)
+	p.data = data
 	args := []string{"up", "--data-dir", data, "--listen", "127.0.0.1:0", "--router-address", "127.0.0.1",
-		"--router-http-port", strconv.Itoa(p.routerHTTP), "--router-https-port", strconv.Itoa(p.routerHTTPS)}
+		"--router-http-port", strconv.Itoa(p.routerHTTP), "--router-https-port", strconv.Itoa(p.routerHTTPS),
+		"--router-metrics-address", "127.0.0.1:" + strconv.Itoa(p.routerMetrics)}
 	cmd := exec.Command(binary(t, "slipway"), append(args, flags...)...)
 	cmd.Env = append(os.Environ(), "SLIPWAY_BOOTSTRAP_PASSWORD="+adminPassword)
 	p.cmd = cmd
