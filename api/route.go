@@ -2,7 +2,9 @@ package api
 
 import (
 	"encoding/pem"
+	"errors"
 	"fmt"
+	"net/netip"
 	"regexp"
 	"strconv"
 	"strings"
@@ -101,7 +103,47 @@ const (
 	// RouteHSTSAnnotation is the Strict-Transport-Security header value
 	// added to responses over TLS.
 	RouteHSTSAnnotation = "router.slipway.io/hsts"
+	// RouteAllowlistAnnotation admits only clients from these addresses
+	// or networks, separated by spaces or commas ("10.0.0.0/8 192.0.2.7");
+	// others get 403.
+	RouteAllowlistAnnotation = "router.slipway.io/ip-allowlist"
+	// RouteRateLimitAnnotation is the requests per second one client IP
+	// may send (averaged over 10 s); beyond it the router answers 429.
+	RouteRateLimitAnnotation = "router.slipway.io/rate-limit-rps"
 )
+
+// MaxRouteRateLimit bounds RouteRateLimitAnnotation.
+const MaxRouteRateLimit = 100000
+
+// ParseRouteAllowlist reads RouteAllowlistAnnotation: addresses become
+// single-address networks.
+func ParseRouteAllowlist(v string) ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for _, f := range strings.FieldsFunc(v, func(r rune) bool { return r == ' ' || r == ',' }) {
+		if p, err := netip.ParsePrefix(f); err == nil {
+			out = append(out, p.Masked())
+			continue
+		}
+		a, err := netip.ParseAddr(f)
+		if err != nil {
+			return nil, fmt.Errorf("%q is neither an IP address nor a network (CIDR)", f)
+		}
+		out = append(out, netip.PrefixFrom(a, a.BitLen()))
+	}
+	if len(out) == 0 {
+		return nil, errors.New("names no address or network")
+	}
+	return out, nil
+}
+
+// ParseRouteRateLimit reads RouteRateLimitAnnotation.
+func ParseRouteRateLimit(v string) (int, error) {
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 1 || n > MaxRouteRateLimit {
+		return 0, fmt.Errorf("%q is not a whole number of requests per second from 1 to %d", v, MaxRouteRateLimit)
+	}
+	return n, nil
+}
 
 // MaxRouteWeight is the largest backend weight, as in OpenShift.
 const MaxRouteWeight = 256
@@ -297,6 +339,16 @@ func validateRouteAnnotations(a map[string]string) error {
 	}
 	if v, ok := a[RouteHSTSAnnotation]; ok && strings.ContainsAny(v, "\"\\\r\n") {
 		return errdefs.Invalidf(field(RouteHSTSAnnotation), "must not hold quotes, backslashes or line breaks")
+	}
+	if v, ok := a[RouteAllowlistAnnotation]; ok {
+		if _, err := ParseRouteAllowlist(v); err != nil {
+			return errdefs.Invalidf(field(RouteAllowlistAnnotation), "%v", err)
+		}
+	}
+	if v, ok := a[RouteRateLimitAnnotation]; ok {
+		if _, err := ParseRouteRateLimit(v); err != nil {
+			return errdefs.Invalidf(field(RouteRateLimitAnnotation), "%v", err)
+		}
 	}
 	return nil
 }

@@ -57,6 +57,11 @@ func TestRouteValidation(t *testing.T) {
 		{"balance unknown", map[string]string{RouteBalanceAnnotation: "random"}, `{"to":{"name":"web"}}`, errdefs.ErrInvalid, "metadata.annotations[router.slipway.io/balance]"},
 		{"sticky not boolean", map[string]string{RouteStickyAnnotation: "yes"}, `{"to":{"name":"web"}}`, errdefs.ErrInvalid, "metadata.annotations[router.slipway.io/sticky]"},
 		{"timeout too long", map[string]string{RouteTimeoutAnnotation: "48h"}, `{"to":{"name":"web"}}`, errdefs.ErrInvalid, "metadata.annotations[router.slipway.io/timeout]"},
+		{"allow-list and rate limit", map[string]string{RouteAllowlistAnnotation: "10.0.0.0/8, 192.0.2.7 2001:db8::/32", RouteRateLimitAnnotation: "50"}, `{"to":{"name":"web"}}`, nil, ""},
+		{"allow-list not an address", map[string]string{RouteAllowlistAnnotation: "10.0.0.0/8 example.com"}, `{"to":{"name":"web"}}`, errdefs.ErrInvalid, "metadata.annotations[router.slipway.io/ip-allowlist]"},
+		{"allow-list empty", map[string]string{RouteAllowlistAnnotation: " , "}, `{"to":{"name":"web"}}`, errdefs.ErrInvalid, "metadata.annotations[router.slipway.io/ip-allowlist]"},
+		{"rate limit zero", map[string]string{RouteRateLimitAnnotation: "0"}, `{"to":{"name":"web"}}`, errdefs.ErrInvalid, "metadata.annotations[router.slipway.io/rate-limit-rps]"},
+		{"rate limit not a number", map[string]string{RouteRateLimitAnnotation: "fast"}, `{"to":{"name":"web"}}`, errdefs.ErrInvalid, "metadata.annotations[router.slipway.io/rate-limit-rps]"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

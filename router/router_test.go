@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/cookiejar"
+	"net/netip"
 	"regexp"
 	"strconv"
 	"strings"
@@ -341,5 +342,34 @@ func TestMetricsPerRoute(t *testing.T) {
 	}
 	if code, body := get("/stats", statsUser, statsPassword); code != 200 || !strings.Contains(body, "be_http_shop_counted") {
 		t.Fatalf("/stats: %d", code)
+	}
+}
+
+// TestAllowListAndRateLimit: a route admitting other networks refuses this
+// client with 403; a rate-limited route answers 429 past its budget.
+func TestAllowListAndRateLimit(t *testing.T) {
+	h := startHarness(t, 50*time.Millisecond)
+	backend := startBackend(t, "v1")
+	closed := plainRoute("shop", "closed", "closed.apps.test", backend)
+	closed.AllowedSources = []netip.Prefix{netip.MustParsePrefix("192.0.2.0/24")}
+	open := plainRoute("shop", "open", "open.apps.test", backend)
+	open.AllowedSources = []netip.Prefix{netip.MustParsePrefix("192.0.2.0/24"), netip.MustParsePrefix("127.0.0.0/8")}
+	limited := plainRoute("shop", "limited", "limited.apps.test", backend)
+	limited.RateLimit = 1 // 10 requests per 10 s
+	h.apply(closed, open, limited)
+	eventually(t, 10*time.Second, func() error { return h.expect(h.httpClient, "http://open.apps.test/", 200, "v1") })
+	if err := h.expect(h.httpClient, "http://closed.apps.test/", 403, ""); err != nil {
+		t.Fatalf("a client outside the allow-list: %v", err)
+	}
+	codes := map[int]int{}
+	for range 15 {
+		rep, err := h.get(h.httpClient, "http://limited.apps.test/")
+		if err != nil {
+			t.Fatal(err)
+		}
+		codes[rep.status]++
+	}
+	if codes[200] != 10 || codes[429] != 5 {
+		t.Fatalf("15 requests at a 1 rps (10 per 10 s) limit: %v, want 10×200 and 5×429", codes)
 	}
 }

@@ -59,6 +59,13 @@ func translate(r *api.Route, domain, routerName string, src backendSource) route
 			out.Timeout = d
 		}
 	}
+	// The API validated these too.
+	if v, ok := a[api.RouteAllowlistAnnotation]; ok {
+		out.AllowedSources, _ = api.ParseRouteAllowlist(v)
+	}
+	if v, ok := a[api.RouteRateLimitAnnotation]; ok {
+		out.RateLimit, _ = api.ParseRouteRateLimit(v)
+	}
 	if t := r.Spec.TLS; t != nil {
 		out.TLS = &route.TLS{
 			Termination:                   route.Termination(t.Termination),

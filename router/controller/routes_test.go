@@ -1,6 +1,7 @@
 package controller
 
 import (
+	"fmt"
 	"slices"
 	"testing"
 	"time"
@@ -50,11 +51,15 @@ func TestTranslate(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			r := &api.Route{Metadata: api.ObjectMeta{Name: "web", Project: "shop", CreationTimestamp: &created,
-				Annotations: map[string]string{api.RouteBalanceAnnotation: "leastconn", api.RouteStickyAnnotation: "true", api.RouteTimeoutAnnotation: "90s"}},
+				Annotations: map[string]string{api.RouteBalanceAnnotation: "leastconn", api.RouteStickyAnnotation: "true", api.RouteTimeoutAnnotation: "90s",
+					api.RouteAllowlistAnnotation: "10.0.0.0/8,192.0.2.7", api.RouteRateLimitAnnotation: "20"}},
 				Spec: api.RouteSpec{To: api.RouteTargetReference{Name: "web"}, AlternateBackends: []api.RouteTargetReference{{Name: "gone", Weight: route.Weight(0)}}, Port: tc.port}}
 			got := translate(r, "apps.test", "default", src)
 			if got.Host != "web-shop.apps.test" || !got.Created.Equal(created) || got.Balance != route.BalanceLeastConn || !got.Sticky || got.Timeout != 90*time.Second {
 				t.Fatalf("translate = %+v", got)
+			}
+			if fmt.Sprint(got.AllowedSources) != "[10.0.0.0/8 192.0.2.7/32]" || got.RateLimit != 20 {
+				t.Fatalf("allow-list %v, rate limit %d", got.AllowedSources, got.RateLimit)
 			}
 			if len(got.Backends) != 2 || got.Backends[1].Name != "gone" || len(got.Backends[1].Endpoints) != 0 {
 				t.Fatalf("backends = %+v", got.Backends)

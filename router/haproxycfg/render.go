@@ -248,6 +248,14 @@ func backendView(r *route.Route, name string, slots []Slot, confDir string) (bac
 	if r.TLS != nil && r.TLS.Certificate != "" {
 		files[certFile(r)] = []byte(ensureNewline(r.TLS.Certificate) + ensureNewline(r.TLS.Key) + ensureNewline(r.TLS.CACertificate))
 	}
+	var allow []string
+	for _, p := range r.AllowedSources {
+		allow = append(allow, p.String())
+	}
+	b.Allow = strings.Join(allow, " ")
+	if r.RateLimit > 0 && b.Mode == "http" {
+		b.RateLimit = 10 * r.RateLimit
+	}
 	if r.Sticky && b.Mode == "http" {
 		b.Cookie = cookieName(r)
 		if r.Termination() != "" && r.InsecurePolicy() != route.InsecureAllow {

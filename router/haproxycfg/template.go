@@ -39,6 +39,8 @@ type templateData struct {
 type backendData struct {
 	Name, Mode, Balance string
 	Timeout             string
+	Allow               string // space-separated networks; "" admits all
+	RateLimit           int    // requests per 10 s per client IP; 0 is none
 	HSTS                string
 	Cookie              string
 	CookieSecure        bool
@@ -167,6 +169,16 @@ func writeBackends(buf *strings.Builder, backends []backendData, skeleton bool) 
 		buf.WriteString("\nbackend " + b.Name + "\n    mode " + b.Mode + "\n    balance " + b.Balance + "\n")
 		if b.Timeout != "" {
 			buf.WriteString("    timeout server " + b.Timeout + "\n    timeout tunnel " + b.Timeout + "\n")
+		}
+		if b.Allow != "" && b.Mode == "tcp" {
+			buf.WriteString("    tcp-request content reject if !{ src " + b.Allow + " }\n")
+		} else if b.Allow != "" {
+			buf.WriteString("    http-request deny deny_status 403 if !{ src " + b.Allow + " }\n")
+		}
+		if b.RateLimit > 0 {
+			buf.WriteString("    stick-table type ip size 100k expire 30s store http_req_rate(10s)\n" +
+				"    http-request track-sc0 src\n" +
+				"    http-request deny deny_status 429 if { sc_http_req_rate(0) gt " + strconv.Itoa(b.RateLimit) + " }\n")
 		}
 		if b.HSTS != "" {
 			buf.WriteString("    http-response set-header Strict-Transport-Security \"" + b.HSTS + "\" if { ssl_fc }\n")

@@ -5,6 +5,7 @@
 package route
 
 import (
+	"net/netip"
 	"time"
 )
 
@@ -78,6 +79,13 @@ type Route struct {
 	// Timeout bounds the wait for the endpoint's response; zero keeps the
 	// router's default (30 s).
 	Timeout time.Duration
+	// AllowedSources, when not empty, admits only clients from these
+	// networks; others get 403 (HTTP) or a closed connection (passthrough).
+	AllowedSources []netip.Prefix
+	// RateLimit, when positive, is the requests per second one client IP
+	// may send, averaged over 10 s; beyond it the router answers 429.
+	// HTTP routes only (a passthrough route's requests are opaque).
+	RateLimit int
 	// Backends are the services behind the route: the first is spec.to,
 	// the others spec.alternateBackends. Traffic splits by weight.
 	Backends []Backend
