@@ -1,17 +1,46 @@
 package api
 
 import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/json"
+	"encoding/pem"
 	"errors"
+	"math/big"
 	"testing"
+	"time"
 
 	"github.com/slipway/slipway/api/errdefs"
 )
 
-const (
-	testCertPEM = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n"
-	testKeyPEM  = "-----BEGIN EC PRIVATE KEY-----\nMHcC\n-----END EC PRIVATE KEY-----\n"
+// Certificates for www.example.com: valid now, expired, and another key.
+var (
+	testCertPEM, testKeyPEM       = testCertificate("www.example.com", time.Now().Add(-time.Hour), time.Now().Add(time.Hour))
+	expiredCertPEM, expiredKeyPEM = testCertificate("www.example.com", time.Now().Add(-2*time.Hour), time.Now().Add(-time.Hour))
+	_, otherKeyPEM                = testCertificate("www.example.com", time.Now(), time.Now().Add(time.Hour))
 )
+
+func testCertificate(host string, notBefore, notAfter time.Time) (certPEM, keyPEM string) {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		panic(err)
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: host}, DNSNames: []string{host},
+		NotBefore: notBefore, NotAfter: notAfter}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		panic(err)
+	}
+	keyDER, err := x509.MarshalECPrivateKey(key)
+	if err != nil {
+		panic(err)
+	}
+	return string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})),
+		string(pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: keyDER}))
+}
 
 func TestRouteValidation(t *testing.T) {
 	routes, ok := NewCatalogue().Lookup(RoutesResource)
@@ -30,6 +59,9 @@ func TestRouteValidation(t *testing.T) {
 		{"full", map[string]string{RouteBalanceAnnotation: "leastconn", RouteStickyAnnotation: "true", RouteTimeoutAnnotation: "90s", RouteHSTSAnnotation: "max-age=31536000"},
 			`{"host":"www.example.com","path":"/api","to":{"kind":"Service","name":"web","weight":80},"alternateBackends":[{"kind":"Service","name":"canary","weight":20}],` +
 				`"port":{"targetPort":"http"},"tls":{"termination":"edge","certificate":` + pemJSON(testCertPEM) + `,"key":` + pemJSON(testKeyPEM) + `,"insecureEdgeTerminationPolicy":"Redirect"}}`, nil, ""},
+		{"certificate for another host", nil, `{"host":"shop.example.org","to":{"name":"web"},"tls":{"termination":"edge","certificate":` + pemJSON(testCertPEM) + `,"key":` + pemJSON(testKeyPEM) + `}}`, errdefs.ErrInvalid, "spec.tls.certificate"},
+		{"expired certificate", nil, `{"host":"www.example.com","to":{"name":"web"},"tls":{"termination":"edge","certificate":` + pemJSON(expiredCertPEM) + `,"key":` + pemJSON(expiredKeyPEM) + `}}`, errdefs.ErrInvalid, "spec.tls.certificate"},
+		{"key of another certificate", nil, `{"host":"www.example.com","to":{"name":"web"},"tls":{"termination":"edge","certificate":` + pemJSON(testCertPEM) + `,"key":` + pemJSON(otherKeyPEM) + `}}`, errdefs.ErrInvalid, "spec.tls.key"},
 		{"numeric port", nil, `{"to":{"name":"web"},"port":{"targetPort":8080}}`, nil, ""},
 		{"passthrough", nil, `{"host":"pt.example.com","to":{"name":"web"},"tls":{"termination":"passthrough"}}`, nil, ""},
 		{"reencrypt with destination CA", nil, `{"to":{"name":"web"},"tls":{"termination":"reencrypt","destinationCACertificate":` + pemJSON(testCertPEM) + `}}`, nil, ""},
