@@ -39,8 +39,9 @@ type RouterConfig struct {
 	// router's directory (stats-password).
 	MetricsBind string
 	// Name identifies the router in routes' status (default "default");
-	// RouteSelector shards routes between routers by their labels.
-	Name, RouteSelector string
+	// RouteSelector and ProjectSelector shard routes between routers by
+	// the labels of the route and of its project.
+	Name, RouteSelector, ProjectSelector string
 }
 
 // DefaultAppsDomain names default route hosts.
@@ -120,7 +121,7 @@ func StartRouter(ctx context.Context, cfg RouterConfig, c *client.Client, dir, d
 		return nil, fmt.Errorf("router on ports %d/%d: %w", cfg.HTTPPort, cfg.HTTPSPort, err)
 	}
 	ctrl, err := controller.New(controller.Config{Client: c, Router: rt, RouterName: cfg.Name, Domain: cfg.Domain,
-		RouteSelector: cfg.RouteSelector, Logger: log})
+		RouteSelector: cfg.RouteSelector, ProjectSelector: cfg.ProjectSelector, Logger: log})
 	if err != nil {
 		return nil, errors.Join(err, rt.Stop(context.WithoutCancel(ctx)))
 	}

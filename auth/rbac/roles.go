@@ -137,9 +137,9 @@ var builtinRoles = []Role{
 	},
 	{
 		Name: RoleRouter, Scope: ClusterRole,
-		Description: "The router: watch routes and their backends, report route admission.",
+		Description: "The router: watch routes, their backends and projects (for sharding), report route admission.",
 		Rules: []PolicyRule{
-			{Verbs: read, Resources: []string{"routes", "services", "endpoints"}},
+			{Verbs: read, Resources: []string{"routes", "services", "endpoints", "projects"}},
 			{Verbs: modify, Resources: []string{"routes/status"}},
 		},
 	},

@@ -340,6 +340,7 @@ bound to the system:router role.`,
 	f.StringVar(&certFile, "default-certificate", "", "PEM file with the certificate and key served to TLS hosts without their own")
 	f.StringVar(&cfg.Name, "name", "default", "the router's name in routes' status")
 	f.StringVar(&cfg.RouteSelector, "route-selector", "", "serve only routes whose labels match this selector (e.g. shard=a)")
+	f.StringVar(&cfg.ProjectSelector, "project-selector", "", "serve only routes of projects whose labels match this selector (e.g. tier=gold)")
 	f.StringVar(&cfg.BindAddress, "address", "", "address to serve routes on (default every address)")
 	f.IntVar(&cfg.HTTPPort, "http-port", 0, "port for HTTP routes (default 80 as root, else 8080)")
 	f.IntVar(&cfg.HTTPSPort, "https-port", 0, "port for HTTPS routes (default 443 as root, else 8443)")

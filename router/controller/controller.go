@@ -52,6 +52,9 @@ type Config struct {
 	// every route. Filtering happens here, not in the watch, so a route
 	// relabelled out of the shard stops being served at once.
 	RouteSelector string
+	// ProjectSelector, when set, also shards by the labels of the route's
+	// project (OpenShift's namespace selector).
+	ProjectSelector string
 	// Debounce gathers a burst of changes into one Apply; default DefaultDebounce.
 	Debounce time.Duration
 	// Logger defaults to slog.Default().
@@ -62,13 +65,15 @@ type Config struct {
 
 // Controller keeps a router serving the routes the API holds.
 type Controller struct {
-	cfg       Config
-	selector  labels.Selector
-	log       *slog.Logger
-	changed   chan struct{}
-	routes    *mirror[api.Route]
-	services  *mirror[api.Service]
-	endpoints *mirror[api.Endpoints]
+	cfg             Config
+	selector        labels.Selector
+	projectSelector labels.Selector
+	projects        *mirror[api.Project] // nil without a ProjectSelector
+	log             *slog.Logger
+	changed         chan struct{}
+	routes          *mirror[api.Route]
+	services        *mirror[api.Service]
+	endpoints       *mirror[api.Endpoints]
 
 	// written remembers the status entry last written per route, and the
 	// resourceVersion it was written over, so that an entry is not written
@@ -113,15 +118,23 @@ func New(cfg Config) (*Controller, error) {
 	if err != nil {
 		return nil, fmt.Errorf("router controller: route selector %q: %w", cfg.RouteSelector, err)
 	}
+	projectSelector, err := labels.Parse(cfg.ProjectSelector)
+	if err != nil {
+		return nil, fmt.Errorf("router controller: project selector %q: %w", cfg.ProjectSelector, err)
+	}
 	c := &Controller{
-		cfg:      cfg,
-		selector: selector,
-		log:      cfg.Logger.With("component", "router-controller", "router", cfg.RouterName),
-		changed:  make(chan struct{}, 1),
-		written:  map[string]writtenStatus{},
+		cfg:             cfg,
+		selector:        selector,
+		projectSelector: projectSelector,
+		log:             cfg.Logger.With("component", "router-controller", "router", cfg.RouterName),
+		changed:         make(chan struct{}, 1),
+		written:         map[string]writtenStatus{},
 	}
 	c.routes = newMirror(cfg.Client, lookup(api.RoutesResource), func(r *api.Route) *api.ObjectMeta { return &r.Metadata }, c.notify, c.log)
 	c.services = newMirror(cfg.Client, lookup(api.ServicesResource), func(s *api.Service) *api.ObjectMeta { return &s.Metadata }, c.notify, c.log)
+	if cfg.ProjectSelector != "" {
+		c.projects = newMirror(cfg.Client, lookup(api.ProjectsResource), func(p *api.Project) *api.ObjectMeta { return &p.Metadata }, c.notify, c.log)
+	}
 	c.endpoints = newMirror(cfg.Client, lookup(api.EndpointsResource), func(e *api.Endpoints) *api.ObjectMeta { return &e.Metadata }, c.notify, c.log)
 	return c, nil
 }
@@ -154,6 +167,9 @@ func (c *Controller) Run(ctx context.Context) error {
 	wg.Go(func() { c.routes.run(ctx) })
 	wg.Go(func() { c.services.run(ctx) })
 	wg.Go(func() { c.endpoints.run(ctx) })
+	if c.projects != nil {
+		wg.Go(func() { c.projects.run(ctx) })
+	}
 
 	timer := time.NewTimer(time.Hour)
 	timer.Stop()
@@ -191,13 +207,17 @@ func (c *Controller) sync(ctx context.Context) error {
 	items, routesSynced := c.routes.snapshot()
 	_, servicesSynced := c.services.snapshot()
 	_, endpointsSynced := c.endpoints.snapshot()
-	if !routesSynced || !servicesSynced || !endpointsSynced {
+	projectsSynced := true
+	if c.projects != nil {
+		_, projectsSynced = c.projects.snapshot()
+	}
+	if !routesSynced || !servicesSynced || !endpointsSynced || !projectsSynced {
 		return nil // the first list of each comes with a notification
 	}
 	live := make([]*api.Route, 0, len(items))
 	model := make([]route.Route, 0, len(items))
 	for _, r := range items {
-		if r.Metadata.DeletionTimestamp != nil || !c.selector.Matches(r.Metadata.Labels) {
+		if r.Metadata.DeletionTimestamp != nil || !c.inShard(r) {
 			continue
 		}
 		live = append(live, r)
@@ -234,6 +254,18 @@ func (c *Controller) sync(ctx context.Context) error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// inShard reports whether this router serves r.
+func (c *Controller) inShard(r *api.Route) bool {
+	if !c.selector.Matches(r.Metadata.Labels) {
+		return false
+	}
+	if c.projects == nil {
+		return true
+	}
+	p := c.projects.get("", r.Metadata.Project)
+	return p != nil && c.projectSelector.Matches(p.Metadata.Labels)
 }
 
 // report writes this router's entry of r's status.ingress when it differs

@@ -128,15 +128,26 @@ func TestUpServesRoutes(t *testing.T) {
 	}
 
 	// A second router (`slipway router`) serves only its shard's routes
-	// and reports them under its own name.
+	// (route labelled shard=b, in a project labelled tier=gold) and reports
+	// them under its own name.
 	shard := api.Route{Metadata: api.ObjectMeta{Name: "b", Labels: map[string]string{"shard": "b"}},
 		Spec: api.RouteSpec{To: api.RouteTargetReference{Kind: "Service", Name: "web"}}}
 	if err := c.Create(ctx, lookup("routes"), "shop", shard, nil); err != nil {
 		t.Fatal(err)
 	}
 	httpPort, httpsPort := freeLoopbackPort(t), freeLoopbackPort(t)
-	stopShard := startShardRouter(t, up, "--name", "shard-b", "--route-selector", "shard=b", "--address", "127.0.0.1",
-		"--http-port", strconv.Itoa(httpPort), "--https-port", strconv.Itoa(httpsPort))
+	stopShard := startShardRouter(t, up, "--name", "shard-b", "--route-selector", "shard=b", "--project-selector", "tier=gold",
+		"--address", "127.0.0.1", "--http-port", strconv.Itoa(httpPort), "--https-port", strconv.Itoa(httpsPort))
+	// Only once its project joins the shard.
+	eventually(t, "the shard router answers", func() error {
+		if err := get("http", httpPort, "b-shop.apps.localhost"); err == nil || !strings.Contains(err.Error(), "= 503") {
+			return fmt.Errorf("want 503 while the project is outside the shard: %v", err)
+		}
+		return nil
+	})
+	if err := c.Patch(ctx, lookup("projects"), "", "shop", []byte(`{"metadata":{"labels":{"tier":"gold"}}}`), false, nil); err != nil {
+		t.Fatal(err)
+	}
 	eventually(t, "the shard router serves its route", func() error {
 		return get("http", httpPort, "b-shop.apps.localhost")
 	})
