@@ -119,7 +119,7 @@ func Start(ctx context.Context, cfg Config) (_ *Platform, err error) {
 	if ncfg.Client, err = p.accountClient(ctx, ncfg.Dir, "node-"+ncfg.Name, "system:node"); err != nil {
 		return nil, err
 	}
-	ncfg.Logger = cfg.Logger
+	ncfg.Logger, ncfg.Registerer = cfg.Logger, p.api.Metrics()
 	if p.node, err = host.Start(ctx, ncfg); err != nil {
 		return nil, fmt.Errorf("start this machine's node: %w", err)
 	}

@@ -83,6 +83,7 @@ type Server struct {
 	listener  net.Listener
 	pki       pki.Files
 	authority *pki.Authority
+	metrics   *prometheus.Registry
 	bootstrap bootstrap.Result
 	cancel    context.CancelFunc
 	served    chan error
@@ -147,7 +148,7 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 	// request contexts, so that watch streams end instead of holding the
 	// shutdown up.
 	base, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	s := &Server{cfg: cfg, log: log, store: st, pki: files, authority: authority, cancel: cancel, served: make(chan error, 1)}
+	s := &Server{cfg: cfg, log: log, store: st, pki: files, authority: authority, metrics: reg, cancel: cancel, served: make(chan error, 1)}
 	defer func() {
 		if err != nil {
 			cancel()
@@ -318,6 +319,10 @@ func (s *Server) Addr() string { return s.listener.Addr().String() }
 
 // Authority is the cluster's certificate authority.
 func (s *Server) Authority() *pki.Authority { return s.authority }
+
+// Metrics receives the metrics of components running in the server's
+// process (`slipway up` runs the node agent here), served on its /metrics.
+func (s *Server) Metrics() prometheus.Registerer { return s.metrics }
 
 // CAFile is the certificate clients trust.
 func (s *Server) CAFile() string { return s.pki.CACert }

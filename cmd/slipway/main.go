@@ -168,7 +168,7 @@ func newNode() *cobra.Command {
 		logs                             logFlags
 		conn                             connFlags
 		name, dataDir, listen, advertise string
-		podSubnet, bridge                string
+		podSubnet, bridge, metricsListen string
 	)
 	cmd := &cobra.Command{
 		Use:   "node",
@@ -190,14 +190,20 @@ The token is a service-account token bound to the system:node role.`,
 			}
 			ctx, stop := signalContext()
 			defer stop()
-			n, err := host.Start(ctx, host.Config{Name: name, Dir: dataDir, Client: c, Listen: listen, Advertise: advertise,
-				PodSubnet: podSubnet, Bridge: bridge, Logger: log})
+			metrics, err := serveMetrics(metricsListen, log)
 			if err != nil {
 				return err
 			}
+			n, err := host.Start(ctx, host.Config{Name: name, Dir: dataDir, Client: c, Listen: listen, Advertise: advertise,
+				PodSubnet: podSubnet, Bridge: bridge, Registerer: metrics.Registry(), Logger: log})
+			if err != nil {
+				return errors.Join(err, metrics.Stop(context.Background()))
+			}
 			// Restarting the agent must not disturb running pods: they keep
 			// running and are adopted on the next start.
-			return waitAndStop(ctx, log, n.Failed(), func(ctx context.Context) error { return n.Stop(ctx, false) })
+			return waitAndStop(ctx, log, n.Failed(), func(ctx context.Context) error {
+				return errors.Join(n.Stop(ctx, false), metrics.Stop(ctx))
+			})
 		},
 	}
 	logs.add(cmd)
@@ -209,6 +215,7 @@ The token is a service-account token bound to the system:node role.`,
 	f.StringVar(&advertise, "advertise", "", "address the API server uses to reach the endpoint (default: the listen address)")
 	f.StringVar(&podSubnet, "pod-subnet", host.DefaultPodSubnet, "address range of this node's pods")
 	f.StringVar(&bridge, "bridge", "", "name of the pod bridge (default slipway0)")
+	f.StringVar(&metricsListen, "metrics-listen", "127.0.0.1:10249", "address of the node's Prometheus /metrics (plain HTTP)")
 	return cmd
 }
 

@@ -323,7 +323,26 @@ func TestUpRestartKeepsEveryObject(t *testing.T) {
 			t.Fatal("caught up without seeing p03's deletion")
 		}
 	}
+
+	// The node `slipway up` runs as root reports on the API's /metrics.
+	if os.Geteuid() == 0 {
+		eventually(t, "node metrics on /metrics", func() error {
+			body, err := c.Stream(ctx, "GET", "/metrics", "", nil)
+			if err != nil {
+				return err
+			}
+			defer body.Close()
+			text, err := io.ReadAll(body)
+			if err != nil || !strings.Contains(string(text), "slipway_node_pods_running") {
+				return fmt.Errorf("no slipway_node_pods_running in /metrics (%d bytes, %v)", len(text), err)
+			}
+			return nil
+		})
+	}
 	up.stop(t)
+	if os.Geteuid() != 0 {
+		testpeer.Missing(t, "root", errors.New("the node's metrics need a node, and a node needs root"))
+	}
 }
 
 func TestVersion(t *testing.T) {
