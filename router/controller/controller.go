@@ -84,6 +84,7 @@ type Controller struct {
 type writtenStatus struct {
 	overVersion string
 	ingress     api.RouteIngress
+	withdrawn   bool // the entry was removed: the route left the shard
 }
 
 // New returns a controller; Run starts it.
@@ -216,8 +217,13 @@ func (c *Controller) sync(ctx context.Context) error {
 	}
 	live := make([]*api.Route, 0, len(items))
 	model := make([]route.Route, 0, len(items))
+	var left []*api.Route // routes outside the shard
 	for _, r := range items {
-		if r.Metadata.DeletionTimestamp != nil || !c.inShard(r) {
+		if r.Metadata.DeletionTimestamp != nil {
+			continue
+		}
+		if !c.inShard(r) {
+			left = append(left, r)
 			continue
 		}
 		live = append(live, r)
@@ -248,6 +254,12 @@ func (c *Controller) sync(ctx context.Context) error {
 			errs = append(errs, err)
 		}
 	}
+	for _, r := range left {
+		keep[objectKey(&r.Metadata)] = true
+		if err := c.withdraw(ctx, r); err != nil {
+			errs = append(errs, err)
+		}
+	}
 	for key := range c.written {
 		if !keep[key] {
 			delete(c.written, key)
@@ -268,6 +280,43 @@ func (c *Controller) inShard(r *api.Route) bool {
 	return p != nil && c.projectSelector.Matches(p.Metadata.Labels)
 }
 
+// withdraw removes this router's entry from the status of a route it does
+// not serve (it left the shard), keeping the other routers' entries.
+func (c *Controller) withdraw(ctx context.Context, r *api.Route) error {
+	others := make([]api.RouteIngress, 0, len(r.Status.Ingress))
+	for _, in := range r.Status.Ingress {
+		if in.RouterName != c.cfg.RouterName {
+			others = append(others, in)
+		}
+	}
+	key := objectKey(&r.Metadata)
+	if len(others) == len(r.Status.Ingress) {
+		return nil
+	}
+	if w, ok := c.written[key]; ok && w.overVersion == r.Metadata.ResourceVersion && w.withdrawn {
+		return nil // written; the watch has not brought it back yet
+	}
+	if err := c.patchIngress(ctx, r, others); err != nil {
+		return err
+	}
+	c.written[key] = writtenStatus{overVersion: r.Metadata.ResourceVersion, withdrawn: true}
+	c.log.Info("route left the shard", "project", r.Metadata.Project, "name", r.Metadata.Name)
+	return nil
+}
+
+// patchIngress replaces r's status.ingress.
+func (c *Controller) patchIngress(ctx context.Context, r *api.Route, ingress []api.RouteIngress) error {
+	patch := map[string]any{"status": map[string]any{"ingress": ingress}}
+	err := c.cfg.Client.Patch(ctx, c.routes.res, r.Metadata.Project, r.Metadata.Name, patch, true, nil)
+	switch {
+	case errors.Is(err, errdefs.ErrNotFound):
+		return nil // deleted meanwhile; its watch event is on the way
+	case err != nil:
+		return fmt.Errorf("write status of route %s: %w", objectKey(&r.Metadata), err)
+	}
+	return nil
+}
+
 // report writes this router's entry of r's status.ingress when it differs
 // from what r holds, keeping the other routers' entries.
 func (c *Controller) report(ctx context.Context, r *api.Route, want api.RouteIngress) error {
@@ -285,13 +334,8 @@ func (c *Controller) report(ctx context.Context, r *api.Route, want api.RouteIng
 	if w, ok := c.written[key]; ok && w.overVersion == r.Metadata.ResourceVersion && sameIngress(w.ingress, want) {
 		return nil // written; the watch has not brought it back yet
 	}
-	patch := map[string]any{"status": map[string]any{"ingress": append(others, want)}}
-	err := c.cfg.Client.Patch(ctx, c.routes.res, r.Metadata.Project, r.Metadata.Name, patch, true, nil)
-	switch {
-	case errors.Is(err, errdefs.ErrNotFound):
-		return nil // deleted meanwhile; its watch event is on the way
-	case err != nil:
-		return fmt.Errorf("write status of route %s: %w", key, err)
+	if err := c.patchIngress(ctx, r, append(others, want)); err != nil {
+		return err
 	}
 	c.written[key] = writtenStatus{overVersion: r.Metadata.ResourceVersion, ingress: want}
 	c.log.Info("route status", "project", r.Metadata.Project, "name", r.Metadata.Name,

@@ -168,6 +168,24 @@ func TestUpServesRoutes(t *testing.T) {
 		}
 		return nil
 	})
+	// Relabelled out of the shard: the shard router stops serving it and
+	// withdraws its status entry.
+	if err := c.Patch(ctx, lookup("routes"), "shop", "b", []byte(`{"metadata":{"labels":{"shard":"c"}}}`), false, nil); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "route b left shard-b", func() error {
+		if err := get("http", httpPort, "b-shop.apps.localhost"); err == nil || !strings.Contains(err.Error(), "= 503") {
+			return fmt.Errorf("the shard router still serves it: %v", err)
+		}
+		var b api.Route
+		if err := c.Get(ctx, lookup("routes"), "shop", "b", &b); err != nil {
+			return err
+		}
+		if len(b.Status.Ingress) != 1 || b.Status.Ingress[0].RouterName != "default" {
+			return fmt.Errorf("status.ingress %+v, want only the default router's", b.Status.Ingress)
+		}
+		return nil
+	})
 	stopShard()
 	up.stop(t)
 }
