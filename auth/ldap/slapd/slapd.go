@@ -82,9 +82,7 @@ type Server struct {
 
 	removeDir bool
 	logger    *slog.Logger
-	cmd       *exec.Cmd
-	exited    chan struct{}
-	waitErr   error
+	proc      *childproc.Process
 }
 
 // Start writes the configuration, loads the fixture offline with slapadd and
@@ -163,7 +161,7 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 		lastErr = s.launch(ctx, slapdPath, confPath, opts.TLS)
 		if lastErr == nil {
 			ok = true
-			logger.Info("slapd started", "url", s.URL, "ldaps", s.LDAPSURL, "pid", s.cmd.Process.Pid, "dir", s.Dir)
+			logger.Info("slapd started", "url", s.URL, "ldaps", s.LDAPSURL, "pid", s.proc.PID(), "dir", s.Dir)
 			return s, nil
 		}
 		if ctx.Err() != nil {
@@ -192,65 +190,26 @@ func (s *Server) launch(ctx context.Context, slapdPath, confPath string, withTLS
 		urls = append(urls, "ldaps://127.0.0.1:"+strconv.Itoa(tlsPort)+"/")
 		s.LDAPSURL = strings.TrimSuffix(urls[1], "/")
 	}
-	logFile, err := os.OpenFile(filepath.Join(s.Dir, "slapd.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	// The server outlives the start-up context.
+	s.proc, err = childproc.Start("slapd", s.Dir, filepath.Join(s.Dir, "slapd.log"),
+		slapdPath, "-d", "0", "-h", strings.Join(urls, " "), "-f", confPath)
 	if err != nil {
-		return fmt.Errorf("slapd: open log: %w", err)
+		return err
 	}
-	defer logFile.Close() // the child holds its own descriptor
-
-	// Not CommandContext: the server must outlive the start-up context.
-	cmd := exec.Command(slapdPath, "-d", "0", "-h", strings.Join(urls, " "), "-f", confPath)
-	cmd.Dir = s.Dir
-	cmd.Stdout = logFile
-	cmd.Stderr = logFile
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	if err := cmd.Start(); err != nil {
-		return fmt.Errorf("slapd: start: %w", err)
-	}
-	s.cmd = cmd
-	s.exited = make(chan struct{})
-	go func() {
-		s.waitErr = cmd.Wait()
-		close(s.exited)
-	}()
-
-	if err := s.waitReady(ctx, port); err != nil {
-		_ = s.kill()
-		return fmt.Errorf("slapd: not ready on port %d: %w (log: %s)", port, err, childproc.LogTail(filepath.Join(s.Dir, "slapd.log")))
-	}
-	return nil
-}
-
-// waitReady polls the plain port until slapd accepts a connection, slapd
-// exits, or the bound passes.
-func (s *Server) waitReady(ctx context.Context, port int) error {
 	ctx, cancel := context.WithTimeout(ctx, readyTimeout)
 	defer cancel()
-	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
-	tick := time.NewTicker(5 * time.Millisecond)
-	defer tick.Stop()
-	for {
-		var d net.Dialer
-		conn, err := d.DialContext(ctx, "tcp", addr)
-		if err == nil {
-			_ = conn.Close()
-			return nil
-		}
-		select {
-		case <-s.exited:
-			return fmt.Errorf("slapd exited during start-up: %v", s.waitErr)
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-tick.C:
-		}
+	if err := s.proc.WaitTCP(ctx, net.JoinHostPort("127.0.0.1", strconv.Itoa(port)), 5*time.Millisecond); err != nil {
+		_ = s.kill()
+		return fmt.Errorf("slapd: not ready on port %d: %w (log: %s)", port, err, s.proc.LogTail())
 	}
+	return nil
 }
 
 // Stop kills slapd and waits for it to exit, then removes the directory when
 // Start created it. SIGKILL is deliberate: the directory is disposable, and
 // slapd takes over a second to honour SIGTERM (1–6 ms for SIGKILL).
 func (s *Server) Stop() error {
-	if s == nil || s.cmd == nil {
+	if s == nil || s.proc == nil {
 		return nil
 	}
 	err := s.kill()
@@ -265,18 +224,7 @@ func (s *Server) Stop() error {
 	return err
 }
 
-func (s *Server) kill() error {
-	select {
-	case <-s.exited:
-		return nil
-	default:
-	}
-	if err := s.cmd.Process.Signal(syscall.SIGKILL); err != nil && !errors.Is(err, os.ErrProcessDone) {
-		return fmt.Errorf("slapd: kill pid %d: %w", s.cmd.Process.Pid, err)
-	}
-	<-s.exited
-	return nil
-}
+func (s *Server) kill() error { return s.proc.Stop(syscall.SIGKILL, 0) }
 
 // renderConfig writes a slapd.conf following the verified configuration of
 // FIELD-NOTES §4, plus nis.schema for posixGroup and optional TLS settings.

@@ -90,9 +90,7 @@ type Server struct {
 
 	removeDir bool
 	logger    *slog.Logger
-	cmd       *exec.Cmd
-	exited    chan struct{}
-	waitErr   error
+	proc      *childproc.Process
 }
 
 // Start initialises the sqlite database, starts glewlwyd in the foreground
@@ -159,7 +157,7 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 		return nil, fmt.Errorf("%w (log: %s)", err, childproc.LogTail(filepath.Join(s.Dir, "glewlwyd.log")))
 	}
 	ok = true
-	s.logger.Info("glewlwyd started", "url", s.URL, "issuer", s.Issuer, "pid", s.cmd.Process.Pid, "dir", s.Dir)
+	s.logger.Info("glewlwyd started", "url", s.URL, "issuer", s.Issuer, "pid", s.proc.PID(), "dir", s.Dir)
 	return s, nil
 }
 
@@ -181,30 +179,16 @@ func (s *Server) launch(ctx context.Context, bin, sqlite string) error {
 	if err := os.WriteFile(confPath, []byte(renderConfig(port, s.URL, dbPath)), 0o600); err != nil {
 		return fmt.Errorf("glewlwyd: write configuration: %w", err)
 	}
-	logFile, err := os.OpenFile(filepath.Join(s.Dir, "glewlwyd.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	// The server outlives the start-up context.
+	s.proc, err = childproc.Start("glewlwyd", s.Dir, filepath.Join(s.Dir, "glewlwyd.log"), bin, "-c", confPath)
 	if err != nil {
-		return fmt.Errorf("glewlwyd: open log: %w", err)
+		return err
 	}
-	defer logFile.Close() // the child holds its own descriptor
-
-	// Not CommandContext: the server must outlive the start-up context.
-	cmd := exec.Command(bin, "-c", confPath)
-	cmd.Dir = s.Dir
-	cmd.Stdout = logFile
-	cmd.Stderr = logFile
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	if err := cmd.Start(); err != nil {
-		return fmt.Errorf("glewlwyd: start: %w", err)
-	}
-	s.cmd = cmd
-	s.exited = make(chan struct{})
-	go func() {
-		s.waitErr = cmd.Wait()
-		close(s.exited)
-	}()
-	if err := s.waitReady(ctx, port); err != nil {
+	ctx, cancel := context.WithTimeout(ctx, readyTimeout)
+	defer cancel()
+	if err := s.proc.WaitTCP(ctx, net.JoinHostPort("127.0.0.1", strconv.Itoa(port)), 10*time.Millisecond); err != nil {
 		_ = s.terminate()
-		return fmt.Errorf("glewlwyd: not ready on port %d: %w (log: %s)", port, err, childproc.LogTail(filepath.Join(s.Dir, "glewlwyd.log")))
+		return fmt.Errorf("glewlwyd: not ready on port %d: %w (log: %s)", port, err, s.proc.LogTail())
 	}
 	return nil
 }
@@ -231,28 +215,6 @@ func initDatabase(ctx context.Context, sqlite, dbPath string) error {
 	return nil
 }
 
-func (s *Server) waitReady(ctx context.Context, port int) error {
-	ctx, cancel := context.WithTimeout(ctx, readyTimeout)
-	defer cancel()
-	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
-	tick := time.NewTicker(10 * time.Millisecond)
-	defer tick.Stop()
-	for {
-		var d net.Dialer
-		if conn, err := d.DialContext(ctx, "tcp", addr); err == nil {
-			_ = conn.Close()
-			return nil
-		}
-		select {
-		case <-s.exited:
-			return fmt.Errorf("glewlwyd exited during start-up: %v", s.waitErr)
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-tick.C:
-		}
-	}
-}
-
 // Stop sends SIGTERM (glewlwyd exits in about 1.2 s), falls back to SIGKILL
 // after a grace period, waits for the exit and removes the directory when
 // Start created it.
@@ -270,31 +232,15 @@ func (s *Server) Stop() error {
 }
 
 func (s *Server) terminate() error {
-	if s.cmd == nil {
+	if s.proc == nil {
 		return nil
 	}
-	select {
-	case <-s.exited:
+	err := s.proc.Stop(syscall.SIGTERM, stopGrace)
+	if errors.Is(err, childproc.ErrKilled) {
+		s.logger.Warn("glewlwyd ignored SIGTERM and was killed", "pid", s.proc.PID())
 		return nil
-	default:
 	}
-	pid := s.cmd.Process.Pid
-	if err := s.cmd.Process.Signal(syscall.SIGTERM); err != nil && !errors.Is(err, os.ErrProcessDone) {
-		return fmt.Errorf("glewlwyd: signal pid %d: %w", pid, err)
-	}
-	timer := time.NewTimer(stopGrace)
-	defer timer.Stop()
-	select {
-	case <-s.exited:
-		return nil
-	case <-timer.C:
-	}
-	s.logger.Warn("glewlwyd ignored SIGTERM, killing", "pid", pid)
-	if err := s.cmd.Process.Signal(syscall.SIGKILL); err != nil && !errors.Is(err, os.ErrProcessDone) {
-		return fmt.Errorf("glewlwyd: kill pid %d: %w", pid, err)
-	}
-	<-s.exited
-	return nil
+	return err
 }
 
 // renderConfig follows FIELD-NOTES §5.1. No use_secure_connection line at
