@@ -185,22 +185,56 @@ func (s *Service) replace(ctx context.Context, res *api.Resource, name string, o
 	if err != nil {
 		return nil, err
 	}
-	return s.apply(ctx, res, current, obj, status)
+	return s.apply(ctx, res, current, obj, modeOf(status))
+}
+
+// UpdateFrom writes next's spec, metadata and status in one
+// compare-and-swap, for a controller that owns both parts of an object
+// and holds it as stored at current's resourceVersion (from an informer):
+// no read precedes the write, and the store refuses it with Conflict when
+// current is stale. The scheduler binds pods with it (spec.nodeName and
+// the PodScheduled condition together).
+func (s *Service) UpdateFrom(ctx context.Context, res *api.Resource, current, next *api.Object) (*api.Object, error) {
+	if err := checkIdentity(ctx, res, next, current.Metadata.Name); err != nil {
+		return nil, err
+	}
+	mode := writeSpec
+	if res.HasStatus {
+		mode = writeBoth
+	}
+	return s.apply(ctx, res, current, next, mode)
+}
+
+// writeMode says which parts of an object a write replaces.
+type writeMode int
+
+const (
+	writeSpec   writeMode = iota // metadata and spec/data (PUT)
+	writeStatus                  // status only (PUT …/status)
+	writeBoth                    // both, for UpdateFrom
+)
+
+func modeOf(status bool) writeMode {
+	if status {
+		return writeStatus
+	}
+	return writeSpec
 }
 
 // apply writes next over current, keeping what the request may not change.
-func (s *Service) apply(ctx context.Context, res *api.Resource, current, next *api.Object, status bool) (*api.Object, error) {
+func (s *Service) apply(ctx context.Context, res *api.Resource, current, next *api.Object, mode writeMode) (*api.Object, error) {
 	if next.Metadata.ResourceVersion != current.Metadata.ResourceVersion {
 		return nil, fmt.Errorf("%s %q has been modified (resourceVersion %s, not %s); apply your changes to the latest version and try again: %w",
 			res.Kind, current.Metadata.Name, current.Metadata.ResourceVersion, next.Metadata.ResourceVersion, errdefs.ErrConflict)
 	}
 	out := *current
-	if status {
+	if mode != writeSpec {
 		out.Status = next.Status
 		if err := res.ValidateStatus(&out); err != nil {
 			return nil, err
 		}
-	} else {
+	}
+	if mode != writeStatus {
 		m := &out.Metadata
 		m.Labels, m.Annotations, m.Finalizers = next.Metadata.Labels, next.Metadata.Annotations, next.Metadata.Finalizers
 		if err := checkServerOwned(current, next); err != nil {
@@ -302,7 +336,7 @@ func (s *Service) Patch(ctx context.Context, res *api.Resource, name string, pat
 		if err := checkIdentity(ctx, res, next, name); err != nil {
 			return nil, err
 		}
-		out, err := s.apply(ctx, res, current, next, status)
+		out, err := s.apply(ctx, res, current, next, modeOf(status))
 		if errors.Is(err, errdefs.ErrConflict) && precondition.Metadata.ResourceVersion == "" && attempt < maxRetries {
 			continue
 		}

@@ -323,7 +323,7 @@ func (s *Scheduler) reserve(ctx context.Context, name string, group []*PodInfo) 
 		}
 		next := *obj
 		next.Metadata.Annotations = encodeReservations(obj.Metadata.Annotations, entries)
-		out, err := s.svc.Update(ctx, s.nodes, name, &next)
+		out, err := s.svc.UpdateFrom(ctx, s.nodes, obj, &next)
 		if err == nil {
 			s.cache.upsertNode(out)
 			return accepted, rejected, nil
@@ -334,19 +334,18 @@ func (s *Scheduler) reserve(ctx context.Context, name string, group []*PodInfo) 
 	}
 }
 
-// bind sets the pod's spec.nodeName, conditional on the resourceVersion it
-// was planned at, then records PodScheduled=True.
+// bind sets the pod's spec.nodeName and its PodScheduled=True condition in
+// one compare-and-swap on the version it was planned at: no read precedes
+// the write, and a pod changed meanwhile is planned again.
 func (s *Scheduler) bind(ctx context.Context, node string, it *item) {
 	pctx := store.WithProject(ctx, it.info.Key.Project)
-	var spec map[string]json.RawMessage
-	if err := json.Unmarshal(it.obj.Spec, &spec); err != nil {
+	next, err := bindingOf(it.obj, node, s.now())
+	if err != nil {
+		s.log.WarnContext(ctx, "decode pod", "project", it.info.Key.Project, "name", it.info.Key.Name, "error", err)
 		s.retry(it, resultError)
 		return
 	}
-	spec["nodeName"], _ = json.Marshal(node)
-	next := *it.obj
-	next.Spec, _ = json.Marshal(spec)
-	bound, err := s.svc.Update(pctx, s.pods, it.info.Key.Name, &next)
+	_, err = s.svc.UpdateFrom(pctx, s.pods, it.obj, next)
 	switch {
 	case errors.Is(err, errdefs.ErrConflict), errors.Is(err, errdefs.ErrNotFound):
 		// Bound by another scheduler, changed or deleted: plan again from
@@ -367,13 +366,28 @@ func (s *Scheduler) bind(ctx context.Context, node string, it *item) {
 	if s.onBound != nil {
 		s.onBound(latency)
 	}
-	err = s.writeStatus(pctx, bound, func(_ *api.Object, st *api.PodStatus) bool {
-		st.NominatedNodeName = ""
-		return setCondition(st, api.Condition{Type: api.PodScheduled, Status: "True"}, s.now())
-	})
-	if err != nil && ctx.Err() == nil {
-		s.log.WarnContext(ctx, "record pod scheduled", "project", it.info.Key.Project, "name", it.info.Key.Name, "error", err)
+}
+
+// bindingOf is obj bound to node: spec.nodeName set (other spec fields
+// kept byte for byte) and PodScheduled=True with no nominated node.
+func bindingOf(obj *api.Object, node string, now time.Time) (*api.Object, error) {
+	var spec map[string]json.RawMessage
+	if err := json.Unmarshal(obj.Spec, &spec); err != nil {
+		return nil, fmt.Errorf("pod spec: %w", err)
 	}
+	spec["nodeName"], _ = json.Marshal(node)
+	var st api.PodStatus
+	if len(obj.Status) > 0 {
+		if err := json.Unmarshal(obj.Status, &st); err != nil {
+			return nil, fmt.Errorf("pod status: %w", err)
+		}
+	}
+	st.NominatedNodeName = ""
+	setCondition(&st, api.Condition{Type: api.PodScheduled, Status: "True"}, now)
+	next := *obj
+	next.Spec, _ = json.Marshal(spec)
+	next.Status, _ = json.Marshal(st)
+	return &next, nil
 }
 
 // markUnschedulable records PodScheduled=False with the reason, when it
