@@ -109,6 +109,7 @@ func NewCatalogue() *Catalogue {
 	all = append(all, workloadControllerResources()...)
 	all = append(all, quotaResources()...)
 	all = append(all, routeResource())
+	all = append(all, networkPolicyResource())
 	for _, r := range append(all, workloadResources()...) {
 		if _, dup := c.byPlural[r.Plural]; dup {
 			panic(fmt.Sprintf("resource %q registered twice", r.Plural))

@@ -24,7 +24,7 @@ func TestValidateRoleRef(t *testing.T) {
 		{"cluster role in a role binding", rbac.RoleClusterAdmin, false, errdefs.ErrInvalid,
 			`roleRef.name: role "cluster-admin" is a cluster role and can only be bound by a ClusterRoleBinding (project roles: admin, edit, view)`},
 		{"unknown role", "superuser", true, errdefs.ErrInvalid,
-			`roleRef.name: role "superuser" does not exist (roles: cluster-admin, cluster-reader, self-provisioner, system:builder, system:node, system:router, system:webhook, admin, edit, view)`},
+			`roleRef.name: role "superuser" does not exist (roles: cluster-admin, cluster-reader, self-provisioner, system:builder, system:node, system:router, system:sdn, system:webhook, admin, edit, view)`},
 		{"unknown project role", "owner", false, errdefs.ErrInvalid,
 			`roleRef.name: role "owner" does not exist (roles: admin, edit, view)`},
 		{"empty", "", false, errdefs.ErrInvalid, "roleRef.name: is required"},

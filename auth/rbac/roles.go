@@ -29,6 +29,7 @@ const (
 	RoleSelfProvisioner = "self-provisioner"
 	RoleNode            = "system:node"
 	RoleRouter          = "system:router"
+	RoleSDN             = "system:sdn"
 	RoleBuilder         = "system:builder"
 	RoleWebhook         = "system:webhook"
 	RoleAdmin           = "admin"
@@ -141,6 +142,16 @@ var builtinRoles = []Role{
 		Rules: []PolicyRule{
 			{Verbs: read, Resources: []string{"routes", "services", "endpoints", "projects"}},
 			{Verbs: modify, Resources: []string{"routes/status"}},
+		},
+	},
+	{
+		// The SDN controller assigns node subnets and pod addresses as
+		// annotations (metadata: written by patching the object itself).
+		Name: RoleSDN, Scope: ClusterRole,
+		Description: "The SDN controller: watch the network's inputs, record node subnets and pod addresses.",
+		Rules: []PolicyRule{
+			{Verbs: read, Resources: []string{"pods", "nodes", "projects", "networkpolicies", "services", "endpoints"}},
+			{Verbs: []string{VerbPatch}, Resources: []string{"pods", "nodes"}},
 		},
 	},
 	{

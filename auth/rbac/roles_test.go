@@ -222,7 +222,7 @@ func TestRoles(t *testing.T) {
 		names = append(names, r.Name)
 	}
 	want := []string{"cluster-admin", "cluster-reader", "self-provisioner", "system:builder", "system:node",
-		"system:router", "system:webhook", "admin", "edit", "view"}
+		"system:router", "system:sdn", "system:webhook", "admin", "edit", "view"}
 	if !slices.Equal(names, want) {
 		t.Errorf("Roles() = %v, want %v", names, want)
 	}

@@ -76,7 +76,7 @@ func expect(t *testing.T, who, verb, resource, sub, project, name string) bool {
 	read := verb == "get" || verb == "list" || verb == "watch"
 	projectScoped := map[string]bool{"configmaps": true, "serviceaccounts": true, "rolebindings": true, "pods": true,
 		"deployments": true, "replicasets": true, "services": true, "endpoints": true, "jobs": true,
-		"resourcequotas": true, "limitranges": true, "routes": true}
+		"resourcequotas": true, "limitranges": true, "routes": true, "networkpolicies": true}
 	known := map[string]bool{"projects": true, "users": true, "groups": true, "tokens": true, "clusterrolebindings": true,
 		"nodes": true, "leases": true}
 	if !projectScoped[resource] && !known[resource] {

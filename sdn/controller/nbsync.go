@@ -1,0 +1,350 @@
+package controller
+
+import (
+	"context"
+	"fmt"
+	"maps"
+	"slices"
+
+	"github.com/slipway/slipway/sdn/ovsdb"
+)
+
+// nbState is the controller's rows as read from the Northbound database:
+// only rows carrying KeyExternalID, by key.
+type nbState struct {
+	routers  []ovsdb.LogicalRouter
+	lrps     map[ovsdb.UUID]ovsdb.LogicalRouterPort
+	switches []ovsdb.LogicalSwitch
+	lsps     map[ovsdb.UUID]ovsdb.LogicalSwitchPort
+	pgs      []ovsdb.PortGroup
+	acls     map[ovsdb.UUID]ovsdb.ACL
+}
+
+// readNB reads every row of the tables the controller writes in one
+// transaction (a consistent snapshot) and keeps the controller's own.
+func readNB(ctx context.Context, nb *ovsdb.Client) (*nbState, error) {
+	res, err := nb.Transact(ctx, ovsdb.NorthboundDB,
+		ovsdb.Select(ovsdb.TableLogicalRouter, nil), ovsdb.Select(ovsdb.TableLogicalRouterPort, nil),
+		ovsdb.Select(ovsdb.TableLogicalSwitch, nil), ovsdb.Select(ovsdb.TableLogicalSwitchPort, nil),
+		ovsdb.Select(ovsdb.TablePortGroup, nil), ovsdb.Select(ovsdb.TableACL, nil))
+	if err != nil {
+		return nil, fmt.Errorf("read Northbound: %w", err)
+	}
+	s := &nbState{lrps: map[ovsdb.UUID]ovsdb.LogicalRouterPort{}, lsps: map[ovsdb.UUID]ovsdb.LogicalSwitchPort{},
+		acls: map[ovsdb.UUID]ovsdb.ACL{}}
+	if s.routers, err = decodeOwned(res[0].Rows, ovsdb.LogicalRouterFromRow, func(r ovsdb.LogicalRouter) map[string]string { return r.ExternalIDs }); err != nil {
+		return nil, err
+	}
+	lrps, err := decodeOwned(res[1].Rows, ovsdb.LogicalRouterPortFromRow, func(r ovsdb.LogicalRouterPort) map[string]string { return r.ExternalIDs })
+	if err != nil {
+		return nil, err
+	}
+	for _, p := range lrps {
+		s.lrps[p.UUID] = p
+	}
+	if s.switches, err = decodeOwned(res[2].Rows, ovsdb.LogicalSwitchFromRow, func(r ovsdb.LogicalSwitch) map[string]string { return r.ExternalIDs }); err != nil {
+		return nil, err
+	}
+	lsps, err := decodeOwned(res[3].Rows, ovsdb.LogicalSwitchPortFromRow, func(r ovsdb.LogicalSwitchPort) map[string]string { return r.ExternalIDs })
+	if err != nil {
+		return nil, err
+	}
+	for _, p := range lsps {
+		s.lsps[p.UUID] = p
+	}
+	if s.pgs, err = decodeOwned(res[4].Rows, ovsdb.PortGroupFromRow, func(r ovsdb.PortGroup) map[string]string { return r.ExternalIDs }); err != nil {
+		return nil, err
+	}
+	acls, err := decodeOwned(res[5].Rows, ovsdb.ACLFromRow, func(r ovsdb.ACL) map[string]string { return r.ExternalIDs })
+	if err != nil {
+		return nil, err
+	}
+	for _, a := range acls {
+		s.acls[a.UUID] = a
+	}
+	return s, nil
+}
+
+func decodeOwned[T any](rows []ovsdb.Row, decode func(ovsdb.Row) (T, error), extIDs func(T) map[string]string) ([]T, error) {
+	var out []T
+	for _, row := range rows {
+		v, err := decode(row)
+		if err != nil {
+			return nil, err
+		}
+		if extIDs(v)[KeyExternalID] != "" {
+			out = append(out, v)
+		}
+	}
+	return out, nil
+}
+
+// plan collects the operations that turn the current rows into the
+// wanted ones; nothing is written for rows that already match.
+type plan struct {
+	ops   []ovsdb.Operation
+	names int
+}
+
+func (p *plan) add(ops ...ovsdb.Operation) { p.ops = append(p.ops, ops...) }
+
+func (p *plan) newName() string {
+	p.names++
+	return fmt.Sprintf("row%d", p.names)
+}
+
+func byUUID(u ovsdb.UUID) []ovsdb.Condition { return []ovsdb.Condition{ovsdb.Equal("_uuid", u)} }
+
+func refWhere(ref any) []ovsdb.Condition { return []ovsdb.Condition{ovsdb.Equal("_uuid", ref)} }
+
+func insertInto(p *plan, parentTable string, parent any, column, table string, row map[string]any) ovsdb.NamedUUID {
+	name := p.newName()
+	p.add(ovsdb.InsertReferenced(parentTable, parent, column, table, row, name)...)
+	return ovsdb.NamedUUID(name)
+}
+
+func removeFrom(p *plan, table string, parent ovsdb.UUID, column string, children []ovsdb.UUID) {
+	if len(children) == 0 {
+		return
+	}
+	p.add(ovsdb.Mutate(table, byUUID(parent), ovsdb.Mutation{Column: column, Mutator: "delete", Value: ovsdb.Set[ovsdb.UUID](children)}))
+}
+
+// pickOwned returns the row per key and the surplus rows (duplicates of a
+// key, which only a crash between two writers could leave).
+func pickOwned[T any](rows []T, key func(T) string) (map[string]T, []T) {
+	out := map[string]T{}
+	var extra []T
+	for _, r := range rows {
+		k := key(r)
+		if _, dup := out[k]; dup {
+			extra = append(extra, r)
+			continue
+		}
+		out[k] = r
+	}
+	return out, extra
+}
+
+// diff plans the writes from cur to want.
+func diff(cur *nbState, want *topology) *plan {
+	p := &plan{}
+	// The router and its ports.
+	routers, extraRouters := pickOwned(cur.routers, func(r ovsdb.LogicalRouter) string { return r.ExternalIDs[KeyExternalID] })
+	for _, r := range extraRouters {
+		p.add(ovsdb.Delete(ovsdb.TableLogicalRouter, byUUID(r.UUID)...))
+	}
+	var routerRef any
+	curRouter, ok := routers["router"]
+	if !ok {
+		name := p.newName()
+		p.add(ovsdb.Insert(ovsdb.TableLogicalRouter, want.router.Row(), name))
+		routerRef = ovsdb.NamedUUID(name)
+	} else {
+		routerRef = curRouter.UUID
+		if curRouter.Name != want.router.Name || !maps.Equal(curRouter.ExternalIDs, want.router.ExternalIDs) {
+			p.add(ovsdb.Update(ovsdb.TableLogicalRouter, byUUID(curRouter.UUID), map[string]any{
+				"name": want.router.Name, "external_ids": ovsdb.Map[string, string](want.router.ExternalIDs)}))
+		}
+	}
+	curLRPs := map[string]ovsdb.LogicalRouterPort{}
+	if ok {
+		for _, u := range curRouter.Ports {
+			if lrp, mine := cur.lrps[u]; mine {
+				curLRPs[lrp.ExternalIDs[KeyExternalID]] = lrp
+			}
+		}
+	}
+	for _, key := range sortedKeys(want.routerPorts) {
+		w := want.routerPorts[key]
+		if c, exists := curLRPs[key]; exists {
+			if c.Name != w.Name || c.MAC != w.MAC || !sameStrings(c.Networks, w.Networks) || !maps.Equal(c.ExternalIDs, w.ExternalIDs) {
+				p.add(ovsdb.Update(ovsdb.TableLogicalRouterPort, byUUID(c.UUID), w.Row()))
+			}
+			continue
+		}
+		insertInto(p, ovsdb.TableLogicalRouter, routerRef, "ports", ovsdb.TableLogicalRouterPort, w.Row())
+	}
+	if ok {
+		var gone []ovsdb.UUID
+		for key, c := range curLRPs {
+			if _, keep := want.routerPorts[key]; !keep {
+				gone = append(gone, c.UUID)
+			}
+		}
+		removeFrom(p, ovsdb.TableLogicalRouter, curRouter.UUID, "ports", gone)
+	}
+
+	// Switches and their ports; lspRef resolves port keys for port groups.
+	lspRef := map[string]any{}
+	switches, extraSwitches := pickOwned(cur.switches, func(s ovsdb.LogicalSwitch) string { return s.ExternalIDs[KeyExternalID] })
+	for _, s := range extraSwitches {
+		p.add(ovsdb.Delete(ovsdb.TableLogicalSwitch, byUUID(s.UUID)...))
+	}
+	for _, key := range sortedKeys(want.switches) {
+		w := want.switches[key]
+		c, exists := switches[key]
+		var ref any
+		curPorts := map[string]ovsdb.LogicalSwitchPort{}
+		if exists {
+			ref = c.UUID
+			if c.Name != w.ls.Name || !maps.Equal(c.ExternalIDs, w.ls.ExternalIDs) {
+				p.add(ovsdb.Update(ovsdb.TableLogicalSwitch, byUUID(c.UUID), map[string]any{
+					"name": w.ls.Name, "external_ids": ovsdb.Map[string, string](w.ls.ExternalIDs)}))
+			}
+			for _, u := range c.Ports {
+				if lsp, mine := cur.lsps[u]; mine {
+					curPorts[lsp.ExternalIDs[KeyExternalID]] = lsp
+				}
+			}
+		} else {
+			name := p.newName()
+			p.add(ovsdb.Insert(ovsdb.TableLogicalSwitch, map[string]any{
+				"name": w.ls.Name, "external_ids": ovsdb.Map[string, string](w.ls.ExternalIDs)}, name))
+			ref = ovsdb.NamedUUID(name)
+		}
+		for _, pkey := range sortedKeys(w.ports) {
+			wp := w.ports[pkey]
+			if cp, ok := curPorts[pkey]; ok {
+				lspRef[pkey] = cp.UUID
+				if !sameLSP(cp, wp) {
+					p.add(ovsdb.Update(ovsdb.TableLogicalSwitchPort, byUUID(cp.UUID), wp.Row()))
+				}
+				continue
+			}
+			lspRef[pkey] = insertInto(p, ovsdb.TableLogicalSwitch, ref, "ports", ovsdb.TableLogicalSwitchPort, wp.Row())
+		}
+		if exists {
+			var gone []ovsdb.UUID
+			for pkey, cp := range curPorts {
+				if _, keep := w.ports[pkey]; !keep {
+					gone = append(gone, cp.UUID)
+				}
+			}
+			slices.Sort(gone)
+			removeFrom(p, ovsdb.TableLogicalSwitch, c.UUID, "ports", gone)
+		}
+	}
+	for key, c := range switches {
+		if _, keep := want.switches[key]; !keep {
+			p.add(ovsdb.Delete(ovsdb.TableLogicalSwitch, byUUID(c.UUID)...))
+		}
+	}
+
+	// Port groups with their members and ACLs.
+	pgs, extraPGs := pickOwned(cur.pgs, func(g ovsdb.PortGroup) string { return g.ExternalIDs[KeyExternalID] })
+	for _, g := range extraPGs {
+		p.add(ovsdb.Delete(ovsdb.TablePortGroup, byUUID(g.UUID)...))
+	}
+	for _, key := range sortedKeys(want.portGroups) {
+		w := want.portGroups[key]
+		var members []any
+		for _, m := range w.members {
+			if r, ok := lspRef[m]; ok {
+				members = append(members, r)
+			}
+		}
+		c, exists := pgs[key]
+		if !exists {
+			var aclRefs []any
+			for _, akey := range sortedKeys(w.acls) {
+				name := p.newName()
+				p.add(ovsdb.Insert(ovsdb.TableACL, w.acls[akey].Row(), name))
+				aclRefs = append(aclRefs, ovsdb.NamedUUID(name))
+			}
+			p.add(ovsdb.Insert(ovsdb.TablePortGroup, map[string]any{
+				"name": w.pg.Name, "external_ids": ovsdb.Map[string, string](w.pg.ExternalIDs),
+				"ports": ovsdb.Set[any](members), "acls": ovsdb.Set[any](aclRefs)}, ""))
+			continue
+		}
+		row := map[string]any{}
+		if c.Name != w.pg.Name || !maps.Equal(c.ExternalIDs, w.pg.ExternalIDs) {
+			row["name"], row["external_ids"] = w.pg.Name, ovsdb.Map[string, string](w.pg.ExternalIDs)
+		}
+		if !sameMembers(c.Ports, members) {
+			row["ports"] = ovsdb.Set[any](members)
+		}
+		if len(row) > 0 {
+			p.add(ovsdb.Update(ovsdb.TablePortGroup, byUUID(c.UUID), row))
+		}
+		curACLs := map[string]ovsdb.ACL{}
+		for _, u := range c.ACLs {
+			if a, mine := cur.acls[u]; mine {
+				curACLs[a.ExternalIDs[KeyExternalID]] = a
+			}
+		}
+		var gone []ovsdb.UUID
+		for akey, ca := range curACLs {
+			if _, keep := w.acls[akey]; !keep {
+				gone = append(gone, ca.UUID)
+			}
+		}
+		slices.Sort(gone)
+		removeFrom(p, ovsdb.TablePortGroup, c.UUID, "acls", gone)
+		for _, akey := range sortedKeys(w.acls) {
+			wa := w.acls[akey]
+			if ca, ok := curACLs[akey]; ok {
+				if ca.Direction != wa.Direction || ca.Priority != wa.Priority || ca.Match != wa.Match || ca.Action != wa.Action ||
+					!maps.Equal(ca.ExternalIDs, wa.ExternalIDs) {
+					p.add(ovsdb.Update(ovsdb.TableACL, byUUID(ca.UUID), wa.Row()))
+				}
+				continue
+			}
+			insertInto(p, ovsdb.TablePortGroup, c.UUID, "acls", ovsdb.TableACL, wa.Row())
+		}
+	}
+	for key, c := range pgs {
+		if _, keep := want.portGroups[key]; !keep {
+			p.add(ovsdb.Delete(ovsdb.TablePortGroup, byUUID(c.UUID)...))
+		}
+	}
+	return p
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}
+
+func sameStrings(a, b []string) bool {
+	a, b = slices.Clone(a), slices.Clone(b)
+	slices.Sort(a)
+	slices.Sort(b)
+	return slices.Equal(a, b)
+}
+
+func sameLSP(c, w ovsdb.LogicalSwitchPort) bool {
+	return c.Name == w.Name && c.Type == w.Type && sameStrings(c.Addresses, w.Addresses) &&
+		sameStrings(c.PortSecurity, w.PortSecurity) && maps.Equal(nilEmpty(c.Options), nilEmpty(w.Options)) &&
+		maps.Equal(c.ExternalIDs, w.ExternalIDs)
+}
+
+func nilEmpty(m map[string]string) map[string]string {
+	if len(m) == 0 {
+		return nil
+	}
+	return m
+}
+
+// sameMembers compares a port group's current ports with the wanted
+// references; a named (just inserted) port always differs.
+func sameMembers(cur []ovsdb.UUID, want []any) bool {
+	if len(cur) != len(want) {
+		return false
+	}
+	set := make(map[ovsdb.UUID]bool, len(cur))
+	for _, u := range cur {
+		set[u] = true
+	}
+	for _, w := range want {
+		u, ok := w.(ovsdb.UUID)
+		if !ok || !set[u] {
+			return false
+		}
+	}
+	return true
+}
