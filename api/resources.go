@@ -110,6 +110,7 @@ func NewCatalogue() *Catalogue {
 	all = append(all, quotaResources()...)
 	all = append(all, routeResource())
 	all = append(all, networkPolicyResource())
+	all = append(all, disruptionResources()...)
 	for _, r := range append(all, workloadResources()...) {
 		if _, dup := c.byPlural[r.Plural]; dup {
 			panic(fmt.Sprintf("resource %q registered twice", r.Plural))

@@ -1,12 +1,15 @@
 package cli
 
 import (
+	"errors"
 	"fmt"
+	"net/url"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/slipway/slipway/api"
+	"github.com/slipway/slipway/api/errdefs"
 )
 
 var (
@@ -56,7 +59,7 @@ func (a *App) nodeCommands() []*cobra.Command {
 	var timeout time.Duration
 	drain := &cobra.Command{
 		Use:   "drain NODE",
-		Short: "Cordon a node and delete its pods, so their owners run them elsewhere",
+		Short: "Cordon a node and evict its pods (respecting disruption budgets), so their owners run them elsewhere",
 		Example: `  # Before maintenance
   slip adm drain node-1
   slip adm uncordon node-1   # afterwards`,
@@ -84,20 +87,8 @@ func (a *App) nodeCommands() []*cobra.Command {
 				}
 				return out, nil
 			}
-			pods, err := onNode()
-			if err != nil {
-				return err
-			}
-			for _, p := range pods {
-				if p.Metadata.DeletionTimestamp != nil {
-					continue
-				}
-				if err := s.client.Delete(ctx, podsResource, p.Metadata.Project, p.Metadata.Name, nil); err != nil {
-					return failedTo(fmt.Sprintf("evict pod %q in project %q", p.Metadata.Name, p.Metadata.Project), err)
-				}
-				fmt.Fprintf(a.Stdout, "evicting pod %s/%s\n", p.Metadata.Project, p.Metadata.Name)
-			}
 			deadline := time.Now().Add(timeout)
+			refused := map[string]string{} // pod → the budget's last refusal, printed once
 			for {
 				left, err := onNode()
 				if err != nil {
@@ -107,13 +98,35 @@ func (a *App) nodeCommands() []*cobra.Command {
 					fmt.Fprintf(a.Stdout, "node %q drained\n", node)
 					return nil
 				}
+				for _, p := range left {
+					if p.Metadata.DeletionTimestamp != nil {
+						continue
+					}
+					key := p.Metadata.Project + "/" + p.Metadata.Name
+					path := "/api/v1/projects/" + url.PathEscape(p.Metadata.Project) + "/pods/" + url.PathEscape(p.Metadata.Name) + "/eviction"
+					err := s.client.Do(ctx, "POST", path, "application/json", []byte("{}"), nil)
+					switch {
+					case errors.Is(err, errdefs.ErrTooManyRequests):
+						// A disruption budget says not now: wait for
+						// replacements to become ready elsewhere.
+						if msg := err.Error(); refused[key] != msg {
+							refused[key] = msg
+							fmt.Fprintf(a.Stderr, "waiting to evict pod %s: %s\n", key, msg)
+						}
+					case errors.Is(err, errdefs.ErrNotFound):
+					case err != nil:
+						return failedTo(fmt.Sprintf("evict pod %q in project %q", p.Metadata.Name, p.Metadata.Project), err)
+					default:
+						fmt.Fprintf(a.Stdout, "evicting pod %s\n", key)
+					}
+				}
 				if time.Now().After(deadline) {
 					return fmt.Errorf("node %q still has %d pods after %s", node, len(left), timeout)
 				}
 				select {
 				case <-ctx.Done():
 					return ctx.Err()
-				case <-time.After(500 * time.Millisecond):
+				case <-time.After(time.Second):
 				}
 			}
 		},

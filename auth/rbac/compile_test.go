@@ -22,7 +22,7 @@ func TestMatchResource(t *testing.T) {
 	}{
 		{"pods", []string{"pods"}},
 		{"pods/log", []string{"pods/log"}},
-		{"pods/*", []string{"pods/exec", "pods/log", "pods/status"}},
+		{"pods/*", []string{"pods/eviction", "pods/exec", "pods/log", "pods/status"}},
 		{"*/scale", []string{"deployments/scale"}},
 		{"*/rollback", []string{"deployments/rollback"}},
 		{"*", idNames},

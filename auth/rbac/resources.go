@@ -56,7 +56,7 @@ var policyTable = []policyEntry{
 	{Resource: Resource{Name: "rolebindings", Scope: api.ProjectScoped}},
 	{Resource: Resource{Name: "serviceaccounts", Scope: api.ProjectScoped, Subresources: []string{"token"}}},
 	{Resource: Resource{Name: "deployments", Scope: api.ProjectScoped, Subresources: []string{"log", "rollback", "scale", "status"}}},
-	{Resource: Resource{Name: "pods", Scope: api.ProjectScoped, Subresources: []string{"exec", "log", "status"}}},
+	{Resource: Resource{Name: "pods", Scope: api.ProjectScoped, Subresources: []string{"eviction", "exec", "log", "status"}}},
 	{Resource: Resource{Name: "replicasets", Scope: api.ProjectScoped, Subresources: []string{"status"}}},
 	{Resource: Resource{Name: "services", Scope: api.ProjectScoped, Subresources: []string{"status"}}},
 	{Resource: Resource{Name: "endpoints", Scope: api.ProjectScoped}},
@@ -69,6 +69,7 @@ var policyTable = []policyEntry{
 	{Resource: Resource{Name: "limitranges", Scope: api.ProjectScoped}},
 	{Resource: Resource{Name: "jobs", Scope: api.ProjectScoped, Subresources: []string{"status"}}},
 	{Resource: Resource{Name: "networkpolicies", Scope: api.ProjectScoped}},
+	{Resource: Resource{Name: "poddisruptionbudgets", Scope: api.ProjectScoped, Subresources: []string{"status"}}},
 }
 
 // Indexes over policyTable, built once at init.

@@ -68,19 +68,19 @@ var (
 	editableInProject = []string{
 		"configmaps", "secrets", "serviceaccounts", "deployments", "replicasets", "pods",
 		"services", "endpoints", "routes", "buildconfigs", "builds", "images",
-		"jobs", "networkpolicies",
+		"jobs", "networkpolicies", "poddisruptionbudgets",
 	}
 	// workloadActions are the non-CRUD actions of admin and edit.
 	workloadActions = []PolicyRule{
 		{Verbs: []string{VerbGet, VerbUpdate, VerbPatch}, Resources: []string{"deployments/scale"}},
-		{Verbs: []string{VerbCreate}, Resources: []string{"deployments/rollback", "buildconfigs/instantiate", "serviceaccounts/token", "pods/exec"}},
+		{Verbs: []string{VerbCreate}, Resources: []string{"deployments/rollback", "buildconfigs/instantiate", "serviceaccounts/token", "pods/exec", "pods/eviction"}},
 	}
 	// readableDetails are the status, scale and log views that go with the
 	// readable objects of every project role.
 	readableDetails = []PolicyRule{
 		{Verbs: read, Resources: []string{
 			"deployments/status", "replicasets/status", "pods/status", "services/status", "routes/status",
-			"builds/status", "jobs/status", "events",
+			"builds/status", "jobs/status", "poddisruptionbudgets/status", "events",
 		}},
 		{Verbs: []string{VerbGet}, Resources: []string{"deployments/log", "pods/log", "builds/log"}},
 	}
@@ -105,7 +105,7 @@ var builtinRoles = []Role{
 				"services", "services/status", "endpoints", "routes", "routes/status",
 				"buildconfigs", "builds", "builds/status", "images", "events",
 				"resourcequotas", "resourcequotas/status", "limitranges",
-				"jobs", "jobs/status", "networkpolicies",
+				"jobs", "jobs/status", "networkpolicies", "poddisruptionbudgets", "poddisruptionbudgets/status",
 			}},
 			{Verbs: []string{VerbGet}, Resources: []string{"deployments/scale", "deployments/log", "pods/log", "builds/log"}},
 		},
@@ -199,7 +199,7 @@ var builtinRoles = []Role{
 			{Verbs: read, Resources: []string{
 				"configmaps", "serviceaccounts", "deployments", "replicasets", "pods",
 				"services", "endpoints", "routes", "buildconfigs", "builds", "images",
-				"resourcequotas", "resourcequotas/status", "limitranges", "jobs", "networkpolicies",
+				"resourcequotas", "resourcequotas/status", "limitranges", "jobs", "networkpolicies", "poddisruptionbudgets",
 			}},
 			{Verbs: []string{VerbGet, VerbWatch}, Resources: []string{"projects"}},
 			{Verbs: []string{VerbGet}, Resources: []string{"deployments/scale"}},

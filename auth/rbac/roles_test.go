@@ -42,7 +42,7 @@ func TestKnownResources(t *testing.T) {
 		"services": api.ProjectScoped, "endpoints": api.ProjectScoped, "routes": api.ProjectScoped,
 		"buildconfigs": api.ProjectScoped, "builds": api.ProjectScoped, "images": api.ProjectScoped,
 		"events": api.ProjectScoped, "resourcequotas": api.ProjectScoped, "limitranges": api.ProjectScoped,
-		"jobs": api.ProjectScoped, "networkpolicies": api.ProjectScoped,
+		"jobs": api.ProjectScoped, "networkpolicies": api.ProjectScoped, "poddisruptionbudgets": api.ProjectScoped,
 	}
 	got := rbac.KnownResources()
 	if !slices.IsSortedFunc(got, func(a, b rbac.Resource) int { return strings.Compare(a.Name, b.Name) }) {
@@ -85,24 +85,25 @@ func TestKnownResources(t *testing.T) {
 func TestRoleTablesClassifyEveryResource(t *testing.T) {
 	t.Parallel()
 	levels := map[string][3]string{ // admin, edit, view
-		"configmaps":      {"rw", "rw", "r"},
-		"secrets":         {"rw", "rw", "-"},
-		"rolebindings":    {"rw", "-", "-"},
-		"serviceaccounts": {"rw", "rw", "r"},
-		"deployments":     {"rw", "rw", "r"},
-		"replicasets":     {"rw", "rw", "r"},
-		"pods":            {"rw", "rw", "r"},
-		"services":        {"rw", "rw", "r"},
-		"endpoints":       {"rw", "rw", "r"},
-		"routes":          {"rw", "rw", "r"},
-		"buildconfigs":    {"rw", "rw", "r"},
-		"builds":          {"rw", "rw", "r"},
-		"images":          {"rw", "rw", "r"},
-		"events":          {"r", "r", "r"},
-		"resourcequotas":  {"r", "-", "r"},
-		"limitranges":     {"r", "-", "r"},
-		"jobs":            {"rw", "rw", "r"},
-		"networkpolicies": {"rw", "rw", "r"},
+		"configmaps":           {"rw", "rw", "r"},
+		"secrets":              {"rw", "rw", "-"},
+		"rolebindings":         {"rw", "-", "-"},
+		"serviceaccounts":      {"rw", "rw", "r"},
+		"deployments":          {"rw", "rw", "r"},
+		"replicasets":          {"rw", "rw", "r"},
+		"pods":                 {"rw", "rw", "r"},
+		"services":             {"rw", "rw", "r"},
+		"endpoints":            {"rw", "rw", "r"},
+		"routes":               {"rw", "rw", "r"},
+		"buildconfigs":         {"rw", "rw", "r"},
+		"builds":               {"rw", "rw", "r"},
+		"images":               {"rw", "rw", "r"},
+		"events":               {"r", "r", "r"},
+		"resourcequotas":       {"r", "-", "r"},
+		"limitranges":          {"r", "-", "r"},
+		"jobs":                 {"rw", "rw", "r"},
+		"networkpolicies":      {"rw", "rw", "r"},
+		"poddisruptionbudgets": {"rw", "rw", "r"},
 	}
 	roles := []string{rbac.RoleAdmin, rbac.RoleEdit, rbac.RoleView}
 	for _, r := range rbac.KnownResources() {

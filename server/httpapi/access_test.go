@@ -76,7 +76,7 @@ func expect(t *testing.T, who, verb, resource, sub, project, name string) bool {
 	read := verb == "get" || verb == "list" || verb == "watch"
 	projectScoped := map[string]bool{"configmaps": true, "serviceaccounts": true, "rolebindings": true, "pods": true,
 		"deployments": true, "replicasets": true, "services": true, "endpoints": true, "jobs": true,
-		"resourcequotas": true, "limitranges": true, "routes": true, "networkpolicies": true}
+		"resourcequotas": true, "limitranges": true, "routes": true, "networkpolicies": true, "poddisruptionbudgets": true}
 	known := map[string]bool{"projects": true, "users": true, "groups": true, "tokens": true, "clusterrolebindings": true,
 		"nodes": true, "leases": true}
 	if !projectScoped[resource] && !known[resource] {
@@ -122,10 +122,10 @@ func expect(t *testing.T, who, verb, resource, sub, project, name string) bool {
 			switch sub {
 			case "status", "log":
 				return read // status is written by the scheduler and node agents only
-			case "exec":
+			case "exec", "eviction":
 				return role != "view"
 			}
-		case "deployments", "replicasets", "services", "jobs", "routes":
+		case "deployments", "replicasets", "services", "jobs", "routes", "poddisruptionbudgets":
 			switch sub {
 			case "status":
 				return read // written by their controllers (routes: by the routers)

@@ -64,3 +64,19 @@ func (h *Handler) deploymentRollback(w http.ResponseWriter, r *http.Request, t t
 	obj, err := h.deploymentOps().Rollback(r.Context(), t.name, req)
 	h.respond(w, r, http.StatusOK, obj, err)
 }
+
+// podEviction serves POST …/pods/{name}/eviction: the pod is deleted unless
+// a PodDisruptionBudget forbids it now (429). The body is `{}` (no options
+// yet; an unknown field is refused).
+func (h *Handler) podEviction(w http.ResponseWriter, r *http.Request, t target) {
+	body, err := h.readBody(w, r, false)
+	if err == nil {
+		err = api.DecodeStrict(body, &struct{}{}, "")
+	}
+	if err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	obj, err := h.deploymentOps().Evict(r.Context(), t.name)
+	h.respond(w, r, http.StatusOK, obj, err)
+}

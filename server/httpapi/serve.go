@@ -24,7 +24,7 @@ var statusSubresource = api.Subresource{Name: "status", Verbs: []string{"get", "
 var subresources = map[string][]api.Subresource{
 	api.UsersResource:           {{Name: "password", Verbs: []string{"update"}}},
 	api.ServiceAccountsResource: {{Name: "token", Verbs: []string{"create"}}},
-	api.PodsResource:            {{Name: "log", Verbs: []string{"get"}}, {Name: "exec", Verbs: []string{"create"}}},
+	api.PodsResource:            {{Name: "log", Verbs: []string{"get"}}, {Name: "exec", Verbs: []string{"create"}}, {Name: "eviction", Verbs: []string{"create"}}},
 	api.NodesResource:           {{Name: "certificate", Verbs: []string{"create"}}},
 	api.DeploymentsResource:     {{Name: "scale", Verbs: []string{"get", "update", "patch"}}, {Name: "rollback", Verbs: []string{"create"}}},
 }
@@ -102,6 +102,8 @@ func (h *Handler) serveResource(w http.ResponseWriter, r *http.Request) {
 		h.deploymentScale(rec, r, t, verb)
 	case t.subresource == "rollback" && verb == "create":
 		h.deploymentRollback(rec, r, t)
+	case t.subresource == "eviction" && verb == "create":
+		h.podEviction(rec, r, t)
 	case verb == "get":
 		obj, err := h.cfg.Service.Get(ctx, t.res, t.name)
 		h.respond(rec, r, http.StatusOK, obj, err)

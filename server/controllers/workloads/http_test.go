@@ -111,4 +111,24 @@ func TestScaleAndRollbackOverHTTP(t *testing.T) {
 			d.Spec.Triggers[0].ImageChange, d.Metadata.Annotations)
 	}
 	waitRolledOut(t, h, "web", imageV1)
+
+	// Eviction over HTTP: refused with 429 while a budget needs the pod.
+	if err := c.Create(ctx, h.res(api.PodDisruptionBudgetsResource), "shop", map[string]any{"metadata": map[string]any{"name": "web"},
+		"spec": map[string]any{"selector": map[string]any{"matchLabels": map[string]string{"app": "web"}}, "minAvailable": "100%"}}, nil); err != nil {
+		t.Fatal(err)
+	}
+	pod := readyPods(t, h, "web", 1)[0]
+	evictPath := client.Path(h.res(api.PodsResource), "shop", pod, "eviction")
+	if err := c.Do(ctx, "POST", evictPath, "application/json", []byte(`{}`), nil); !errors.Is(err, errdefs.ErrTooManyRequests) {
+		t.Fatalf("eviction against a 100%% budget: %v", err)
+	}
+	if err := c.Do(ctx, "POST", evictPath, "application/json", []byte(`{"bogus":1}`), nil); !errors.Is(err, errdefs.ErrBadRequest) {
+		t.Fatalf("eviction with an unknown field: %v", err)
+	}
+	if err := c.Delete(ctx, h.res(api.PodDisruptionBudgetsResource), "shop", "web", nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Do(ctx, "POST", evictPath, "application/json", []byte(`{}`), nil); err != nil {
+		t.Fatalf("eviction without a budget: %v", err)
+	}
 }

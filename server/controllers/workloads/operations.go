@@ -20,8 +20,8 @@ import (
 // racing other writers.
 const maxConflictRetries = 8
 
-// Operations are the Deployment actions the API serves as subresources:
-// rollback and scale. They write through the resource service with
+// Operations are the workload actions the API serves as subresources:
+// a Deployment's rollback and scale, a pod's eviction. They write through the resource service with
 // optimistic concurrency, so they compose with the controllers and other
 // clients.
 type Operations struct {
@@ -29,6 +29,13 @@ type Operations struct {
 	Catalogue *api.Catalogue
 	// Now is the clock (time.Now when nil).
 	Now func() time.Time
+}
+
+func (o *Operations) now() time.Time {
+	if o.Now != nil {
+		return o.Now()
+	}
+	return time.Now()
 }
 
 func (o *Operations) resources() (deployments, replicaSets *api.Resource) {
@@ -50,10 +57,7 @@ func (o *Operations) Rollback(ctx context.Context, name string, req api.Deployme
 		return nil, err
 	}
 	deployments, replicaSets := o.resources()
-	now := time.Now
-	if o.Now != nil {
-		now = o.Now
-	}
+	now := o.now
 	for attempt := 0; ; attempt++ {
 		obj, err := o.Service.Get(ctx, deployments, name)
 		if err != nil {
