@@ -284,4 +284,3 @@ func RemoveManagementPort(ctx context.Context, conf *ovsdb.Client, hostNetNS str
 	}
 	return err
 }
-
