@@ -108,7 +108,7 @@ func NewCatalogue() *Catalogue {
 	all := append([]*Resource{projectResource(), configMapResource()}, identityResources()...)
 	all = append(all, workloadControllerResources()...)
 	all = append(all, quotaResources()...)
-	all = append(all, routeResource())
+	all = append(all, routeResource(), imageResource())
 	all = append(all, networkPolicyResource())
 	all = append(all, disruptionResources()...)
 	for _, r := range append(all, workloadResources()...) {

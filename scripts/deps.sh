@@ -21,6 +21,8 @@ packages=(
   chromium
   # tools the tests and the quick start use
   git curl ca-certificates
+  # the registry tests push and pull with a standard OCI client
+  skopeo
 )
 
 missing=()

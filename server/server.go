@@ -36,6 +36,7 @@ import (
 	"github.com/slipway/slipway/server/informer"
 	"github.com/slipway/slipway/server/pki"
 	"github.com/slipway/slipway/server/reconcile"
+	"github.com/slipway/slipway/server/registry"
 	"github.com/slipway/slipway/server/resource"
 	"github.com/slipway/slipway/server/scheduler"
 	"github.com/slipway/slipway/server/store"
@@ -66,6 +67,13 @@ type Config struct {
 	// NodeEvictionTimeout is how long a node may be NotReady before its
 	// pods are evicted (default 5 min).
 	NodeEvictionTimeout time.Duration
+	// RegistryHost is the image registry's host[:port] as clients and
+	// nodes name it, the prefix of the image references the registry
+	// records; default localhost:<the API's port>.
+	RegistryHost string
+	// RegistryGCGrace and RegistryGCInterval tune the registry's garbage
+	// collection (defaults 1 h and 1 h).
+	RegistryGCGrace, RegistryGCInterval time.Duration
 	// SchedulerPolicy scores nodes: LeastAllocated (default, Borg's worst
 	// fit), MostAllocated (best fit) or Balanced.
 	SchedulerPolicy scheduler.Policy
@@ -85,6 +93,7 @@ type Server struct {
 	authority *pki.Authority
 	metrics   *prometheus.Registry
 	bootstrap bootstrap.Result
+	registry  *registry.Registry
 	cancel    context.CancelFunc
 	served    chan error
 	// background tracks the goroutines (informers, controllers, periodic
@@ -184,6 +193,16 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 	s.goRun(base, logins.RunGroupSync)
 	s.goRun(base, func(ctx context.Context) { authenticator.Tokens.RecordLastUsed(ctx, svc, 0) })
 
+	s.registry, err = registry.New(registry.Config{
+		Dir: filepath.Join(cfg.DataDir, "registry"), Store: st, Service: svc, Catalogue: catalogue,
+		Authenticator: authenticator, Authorizer: authorizer, Host: s.registryHost,
+		GCGrace: cfg.RegistryGCGrace, GCInterval: cfg.RegistryGCInterval, Logger: log, Registerer: reg,
+	})
+	if err != nil {
+		return nil, err
+	}
+	s.goRun(base, s.registry.RunGC)
+
 	handler := httpapi.New(httpapi.Config{
 		Service:       svc,
 		Catalogue:     catalogue,
@@ -200,6 +219,7 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 		Authority:     authority,
 		NodeClient:    nodeClient,
 		Console:       web.Handler(),
+		ImageRegistry: s.registry,
 	})
 	svc.SetAdmission(handler.Admit)
 	s.runControllers(base, svc, catalogue, reconcile.NewMetrics(reg))
@@ -313,6 +333,25 @@ func (s *Server) URL() string {
 	port := s.listener.Addr().(*net.TCPAddr).Port
 	return fmt.Sprintf("https://localhost:%d", port)
 }
+
+// registryHost names the registry in image references: the configured
+// RegistryHost, or localhost with the API's port.
+func (s *Server) registryHost() string {
+	if s.cfg.RegistryHost != "" {
+		return s.cfg.RegistryHost
+	}
+	if s.listener == nil {
+		return "localhost:8443"
+	}
+	return fmt.Sprintf("localhost:%d", s.listener.Addr().(*net.TCPAddr).Port)
+}
+
+// Registry is the OCI image registry served at /v2/ (tests trigger its
+// garbage collection through it).
+func (s *Server) Registry() *registry.Registry { return s.registry }
+
+// RegistryHost is the registry's host[:port] in image references.
+func (s *Server) RegistryHost() string { return s.registryHost() }
 
 // Addr is the address the API listens on.
 func (s *Server) Addr() string { return s.listener.Addr().String() }

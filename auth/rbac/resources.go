@@ -63,7 +63,7 @@ var policyTable = []policyEntry{
 	{Resource: Resource{Name: "routes", Scope: api.ProjectScoped, Subresources: []string{"status"}}},
 	{Resource: Resource{Name: "buildconfigs", Scope: api.ProjectScoped, Subresources: []string{"instantiate", "webhooks"}}},
 	{Resource: Resource{Name: "builds", Scope: api.ProjectScoped, Subresources: []string{"log", "status"}}},
-	{Resource: Resource{Name: "images", Scope: api.ProjectScoped}},
+	{Resource: Resource{Name: "images", Scope: api.ProjectScoped, Subresources: []string{"status"}}},
 	{Resource: Resource{Name: "events", Scope: api.ProjectScoped}},
 	{Resource: Resource{Name: "resourcequotas", Scope: api.ProjectScoped, Subresources: []string{"status"}}},
 	{Resource: Resource{Name: "limitranges", Scope: api.ProjectScoped}},

@@ -80,7 +80,7 @@ var (
 	readableDetails = []PolicyRule{
 		{Verbs: read, Resources: []string{
 			"deployments/status", "replicasets/status", "pods/status", "services/status", "routes/status",
-			"builds/status", "jobs/status", "poddisruptionbudgets/status", "events",
+			"builds/status", "jobs/status", "poddisruptionbudgets/status", "images/status", "events",
 		}},
 		{Verbs: []string{VerbGet}, Resources: []string{"deployments/log", "pods/log", "builds/log"}},
 	}
@@ -103,7 +103,7 @@ var builtinRoles = []Role{
 				"configmaps", "rolebindings", "serviceaccounts",
 				"deployments", "deployments/status", "replicasets", "replicasets/status", "pods", "pods/status",
 				"services", "services/status", "endpoints", "routes", "routes/status",
-				"buildconfigs", "builds", "builds/status", "images", "events",
+				"buildconfigs", "builds", "builds/status", "images", "images/status", "events",
 				"resourcequotas", "resourcequotas/status", "limitranges",
 				"jobs", "jobs/status", "networkpolicies", "poddisruptionbudgets", "poddisruptionbudgets/status",
 			}},
@@ -119,7 +119,8 @@ var builtinRoles = []Role{
 		// The node agent watches the pods of every project (it filters to
 		// its node), reads what it needs to run them (config maps, secrets,
 		// images to pull, services and endpoints), registers and updates
-		// its Node, reports pod and node status and records events.
+		// its Node, reports pod and node status and records events. get on
+		// images lets it pull from the registry in every project.
 		Name: RoleNode, Scope: ClusterRole,
 		Description: "The node agent: run pods, report pod and node status, record events.",
 		Rules: []PolicyRule{

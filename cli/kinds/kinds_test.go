@@ -81,3 +81,20 @@ func TestRouteColumns(t *testing.T) {
 		t.Fatalf("route columns %q", got)
 	}
 }
+
+func TestImageColumns(t *testing.T) {
+	now := time.Now()
+	img, err := Decode([]byte(`{"status":{"repository":"localhost:8443/shop/web","tags":[
+		{"tag":"latest","digest":"sha256:1111111111111111111111111111111111111111111111111111111111111111","created":"2026-01-01T00:00:00Z"},
+		{"tag":"v2","digest":"sha256:2222222222222222222222222222222222222222222222222222222222222222","created":"2026-02-01T00:00:00Z"}]}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := imageTags(img, now) + " " + imageDigest(img, now); got != "latest,v2 sha256:111111111111" {
+		t.Fatalf("image columns %q", got)
+	}
+	empty, _ := Decode([]byte(`{"metadata":{"name":"web"}}`))
+	if got := imageTags(empty, now) + " " + imageDigest(empty, now); got != "<none> <none>" {
+		t.Fatalf("empty image columns %q", got)
+	}
+}

@@ -76,7 +76,7 @@ func expect(t *testing.T, who, verb, resource, sub, project, name string) bool {
 	read := verb == "get" || verb == "list" || verb == "watch"
 	projectScoped := map[string]bool{"configmaps": true, "serviceaccounts": true, "rolebindings": true, "pods": true,
 		"deployments": true, "replicasets": true, "services": true, "endpoints": true, "jobs": true,
-		"resourcequotas": true, "limitranges": true, "routes": true, "networkpolicies": true, "poddisruptionbudgets": true}
+		"resourcequotas": true, "limitranges": true, "routes": true, "networkpolicies": true, "poddisruptionbudgets": true, "images": true}
 	known := map[string]bool{"projects": true, "users": true, "groups": true, "tokens": true, "clusterrolebindings": true,
 		"nodes": true, "leases": true}
 	if !projectScoped[resource] && !known[resource] {
@@ -100,6 +100,9 @@ func expect(t *testing.T, who, verb, resource, sub, project, name string) bool {
 					sub == "" && verb == "patch"
 			case "services", "endpoints":
 				return read && sub == "" // what its pods' networking needs
+			case "images":
+				return verb == "get" && sub == "" // the registry lets it pull
+
 			}
 			return false
 		}
@@ -125,10 +128,10 @@ func expect(t *testing.T, who, verb, resource, sub, project, name string) bool {
 			case "exec", "eviction":
 				return role != "view"
 			}
-		case "deployments", "replicasets", "services", "jobs", "routes", "poddisruptionbudgets":
+		case "deployments", "replicasets", "services", "jobs", "routes", "poddisruptionbudgets", "images":
 			switch sub {
 			case "status":
-				return read // written by their controllers (routes: by the routers)
+				return read // written by their controllers (routes: by the routers, images: by the registry)
 			case "scale":
 				return verb == "get" || role != "view"
 			case "rollback":

@@ -65,6 +65,10 @@ type Config struct {
 	NodeClient *http.Client
 	// Console serves the web console at every path the API does not own.
 	Console http.Handler
+	// ImageRegistry serves the OCI distribution API at /v2/ (it
+	// authenticates and authorises its requests itself: registry clients
+	// send tokens as Basic credentials).
+	ImageRegistry http.Handler
 }
 
 // PasswordStore keeps local accounts' password hashes.
@@ -108,6 +112,10 @@ func New(cfg Config) *Handler {
 	h.routeAuth(r)
 	r.With(h.authenticate).Get("/api/v1", h.discovery)
 	r.With(h.authenticate).Handle("/api/v1/*", http.HandlerFunc(h.serveResource))
+	if cfg.ImageRegistry != nil {
+		r.Handle("/v2", cfg.ImageRegistry)
+		r.Handle("/v2/*", cfg.ImageRegistry)
+	}
 	if cfg.Console != nil {
 		r.NotFound(cfg.Console.ServeHTTP)
 	} else {
