@@ -73,6 +73,13 @@ func New(cfg Config) (*Client, error) {
 	return &Client{base: strings.TrimRight(cfg.Server, "/"), http: hc, token: cfg.Token}, nil
 }
 
+// Server is the API's base URL.
+func (c *Client) Server() string { return c.base }
+
+// Token is the token the client presents ("" for anonymous): agents reuse
+// it as their registry credential.
+func (c *Client) Token() string { return c.token }
+
 // Path returns the URL path of a resource collection or object.
 func Path(res *api.Resource, project, name string, subresource ...string) string {
 	var b strings.Builder

@@ -103,12 +103,26 @@ type Config struct {
 	// checked every ImageGCInterval; default 1 min.
 	ImageGCHighThresholdPercent, ImageGCLowThresholdPercent int
 	ImageGCInterval                                         time.Duration
+	// Images pulls missing images it handles (Slipway's registry) before
+	// a pod starts; nil pulls nothing, so missing images wait in
+	// ImagePullBackOff until imported.
+	Images ImagePuller
 	// Registerer receives the agent's metrics; nil registers none.
 	Registerer prometheus.Registerer
 	// Logger is the agent's logger; default slog.Default().
 	Logger *slog.Logger
 	// Now is the clock; default time.Now.
 	Now func() time.Time
+}
+
+// ImagePuller fetches images into the node's containerd (package
+// imagepull implements it for Slipway's registry).
+type ImagePuller interface {
+	// Handles reports whether the puller can fetch ref at all.
+	Handles(ref string) bool
+	// Pull fetches and unpacks ref, so that containerd then holds an
+	// image named ref. It may take minutes for large images.
+	Pull(ctx context.Context, ref string) error
 }
 
 // Agent runs the pods of one node.

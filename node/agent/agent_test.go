@@ -57,6 +57,7 @@ func TestAgent(t *testing.T) {
 		t.Run("RestartPolicies", e.testRestartPolicies)
 		t.Run("OOMKilled", e.testOOM)
 		t.Run("MissingImage", e.testMissingImage)
+		t.Run("PullsFromRegistry", e.testRegistryPull)
 		t.Run("DeleteStopsGracefully", e.testDelete)
 		t.Run("LogsAndExec", e.testLogsAndExec)
 		t.Run("LogRotation", e.testLogRotation)

@@ -2,6 +2,7 @@ package agent_test
 
 import (
 	"context"
+	"crypto/x509"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -23,6 +24,7 @@ import (
 	"github.com/slipway/slipway/node/agent"
 	"github.com/slipway/slipway/node/cninet"
 	"github.com/slipway/slipway/node/containerd"
+	"github.com/slipway/slipway/node/imagepull"
 	"github.com/slipway/slipway/node/runtime"
 	"github.com/slipway/slipway/node/sampleimage"
 	"github.com/slipway/slipway/server"
@@ -71,9 +73,11 @@ type env struct {
 	defaults bool
 	net      *cninet.Network
 	nodeName string
-	agent    *agent.Agent
-	reg      *prometheus.Registry
-	stop     func() // stops the running agent and waits for Run to return
+	// puller pulls from the server's registry with the node's token.
+	puller *imagepull.Puller
+	agent  *agent.Agent
+	reg    *prometheus.Registry
+	stop   func() // stops the running agent and waits for Run to return
 	// disk, when set, replaces the agent's disk measurement (a test
 	// simulates a full disk); nil measures the real filesystem.
 	disk atomic.Pointer[func(path string) (agent.DiskUsage, error)]
@@ -139,6 +143,17 @@ func newEnv(t testing.TB, subnet int) *env {
 	if err != nil {
 		t.Fatalf("cninet: %v", err)
 	}
+	ca, err := os.ReadFile(srv.CAFile())
+	if err != nil {
+		t.Fatal(err)
+	}
+	roots := x509.NewCertPool()
+	roots.AppendCertsFromPEM(ca)
+	e.puller, err = imagepull.New(imagepull.Config{Client: d.Client(), Namespace: e.ns, Registry: srv.RegistryHost(),
+		Token: e.node.Token, RootCAs: roots, Logger: e.logger})
+	if err != nil {
+		t.Fatal(err)
+	}
 	e.startAgent()
 	return e
 }
@@ -201,6 +216,7 @@ func (e *env) config() agent.Config {
 			Network: e.net, Logger: e.logger},
 		ContainerdVersion: e.daemon.Versions().Containerd, RuncVersion: e.daemon.Versions().Runc,
 		Labels: map[string]string{"test": "yes"}, Taints: []api.Taint{{Key: "slipway.io/test", Effect: "PreferNoSchedule"}},
+		Images:            e.puller,
 		DaemonEndpoint:    "https://127.0.0.1:10250",
 		HeartbeatInterval: time.Second, ResyncInterval: 2 * time.Second,
 		RestartBackoff: 500 * time.Millisecond, MaxRestartBackoff: 4 * time.Second,

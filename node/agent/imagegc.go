@@ -18,8 +18,9 @@ import (
 // ImageGCLowThresholdPercent (measured again after each deletion, which
 // waits for containerd to free the content and snapshots). An image is
 // never deleted while a container, running or stopped, references it, nor
-// while a pod bound here names it: Slipway has no registry to pull from,
-// so a deleted image could not come back for a pod about to start.
+// while a pod bound here names it: only images of Slipway's registry can
+// be pulled again, so another deleted image could not come back for a pod
+// about to start.
 //
 // "Recently used" is when this agent last saw a container use the image,
 // else the image's UpdatedAt in containerd (its import time, unless

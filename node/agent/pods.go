@@ -296,9 +296,19 @@ func (a *Agent) startPod(ctx context.Context, pod *api.Pod, st *podState) (time.
 			if !errdefs.IsNotFound(err) {
 				return 0, fmt.Errorf("look up image %q: %w", c.Image, err)
 			}
-			missing = true
 			w := api.ContainerStateWaiting{Reason: ReasonImagePullBackOff,
-				Message: fmt.Sprintf("image %q is not present on node %s and cannot be pulled (Slipway has no registry to pull from yet): import it into the node's containerd", c.Image, a.cfg.NodeName)}
+				Message: fmt.Sprintf("image %q is not present on node %s and only images of Slipway's registry are pulled: import it into the node's containerd", c.Image, a.cfg.NodeName)}
+			if c.ImagePullPolicy != "Never" && a.cfg.Images != nil && a.cfg.Images.Handles(c.Image) {
+				err := a.cfg.Images.Pull(ctx, c.Image)
+				if err == nil {
+					continue
+				}
+				if ctx.Err() != nil {
+					return 0, ctx.Err()
+				}
+				w.Message = fmt.Sprintf("pull image %q on node %s: %v", c.Image, a.cfg.NodeName, err)
+			}
+			missing = true
 			if c.ImagePullPolicy == "Never" {
 				w = api.ContainerStateWaiting{Reason: ReasonErrImageNeverPull,
 					Message: fmt.Sprintf("image %q is not present on node %s with pull policy Never", c.Image, a.cfg.NodeName)}

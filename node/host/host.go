@@ -16,6 +16,7 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"net/url"
 	"os"
 	"path/filepath"
 	"sync"
@@ -27,6 +28,7 @@ import (
 	"github.com/slipway/slipway/node/agent"
 	"github.com/slipway/slipway/node/cninet"
 	"github.com/slipway/slipway/node/containerd"
+	"github.com/slipway/slipway/node/imagepull"
 	"github.com/slipway/slipway/node/runtime"
 	"github.com/slipway/slipway/server/pki"
 )
@@ -57,6 +59,10 @@ type Config struct {
 	// Namespace is the containerd namespace of the node's pods (default
 	// slipway).
 	Namespace string
+	// RegistryHost is Slipway's image registry as image references name
+	// it (default: the host and port of the API server's URL, where the
+	// registry is served); the node pulls its images with its own token.
+	RegistryHost string
 	// Agent tunes the agent (intervals, back-off); Name, Client, Runtime,
 	// versions and DaemonEndpoint are filled in.
 	Agent      agent.Config
@@ -137,6 +143,10 @@ func Start(ctx context.Context, cfg Config) (_ *Node, err error) {
 	acfg.ContainerdVersion, acfg.RuncVersion = versions.Containerd, versions.Runc
 	acfg.DaemonEndpoint = "https://" + advertise
 	acfg.Registerer, acfg.Logger = cfg.Registerer, cfg.Logger
+	if acfg.Images, err = puller(cfg, n.containerd, tlsConfig.ClientCAs); err != nil {
+		ln.Close()
+		return nil, err
+	}
 	if n.agent, err = agent.New(acfg); err != nil {
 		ln.Close()
 		return nil, err
@@ -158,6 +168,21 @@ func Start(ctx context.Context, cfg Config) (_ *Node, err error) {
 	}()
 	log.Info("node up", "endpoint", acfg.DaemonEndpoint, "containerd", versions.Containerd, "runc", versions.Runc)
 	return n, nil
+}
+
+// puller pulls pod images from Slipway's registry with the node's token,
+// trusting the cluster CA.
+func puller(cfg Config, d *containerd.Daemon, ca *x509.CertPool) (*imagepull.Puller, error) {
+	registry := cfg.RegistryHost
+	if registry == "" {
+		u, err := url.Parse(cfg.Client.Server())
+		if err != nil {
+			return nil, fmt.Errorf("registry host from the API URL: %w", err)
+		}
+		registry = u.Host
+	}
+	return imagepull.New(imagepull.Config{Client: d.Client(), Namespace: d.Namespace(), Registry: registry,
+		Token: cfg.Client.Token, RootCAs: ca, Logger: cfg.Logger})
 }
 
 // endpointTLS gets the endpoint a certificate from the cluster CA and

@@ -1,0 +1,52 @@
+package agent_test
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/slipway/slipway/api"
+	"github.com/slipway/slipway/internal/testpeer"
+	"github.com/slipway/slipway/node/sampleimage"
+)
+
+// testRegistryPull pushes an image to the API server's registry with a
+// standard client, then runs a pod of it: the agent pulls it with the
+// node's token over TLS with the cluster CA.
+func (e *env) testRegistryPull(t *testing.T) {
+	t.Parallel()
+	skopeo := testpeer.RequireBinary(t, "skopeo", "skopeo")
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	const page = "pulled from the registry\n"
+	archive, err := sampleimage.Build(ctx, t.TempDir(), sampleimage.Spec{Ref: "localhost/sample/pulled:v1",
+		Files: map[string][]byte{"/www/index.html": []byte(page)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	certs := t.TempDir()
+	ca, err := os.ReadFile(e.srv.CAFile())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(certs, "ca.crt"), ca, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ref := e.srv.RegistryHost() + "/" + project + "/pulled:v1"
+	if out, err := exec.CommandContext(ctx, skopeo, "--insecure-policy", "copy", "--dest-creds", "x:"+e.admin.Token(),
+		"--dest-cert-dir", certs, "oci-archive:"+archive, "docker://"+ref).CombinedOutput(); err != nil {
+		t.Fatalf("push %s: %v\n%s", ref, err, out)
+	}
+	e.create(t, e.pod("pulled", func(p *api.Pod) { p.Spec.Containers[0].Image = ref }))
+	p := e.waitPod(t, "pulled", 60*time.Second, "ready", ready)
+	if body, err := get(podURL(p)); err != nil || body != page {
+		t.Fatalf("GET pod of the pulled image: %q %v", body, err)
+	}
+	if cs := p.Status.ContainerStatuses[0]; cs.Image != ref {
+		t.Fatalf("container image %q, want %q", cs.Image, ref)
+	}
+	e.deleteAndWaitGone(t, "pulled")
+}
