@@ -21,24 +21,29 @@ func benchRoutes(n int, backend *backendServer) []route.Route {
 	return routes
 }
 
-// BenchmarkRenderReload1000 measures a structural change with 1,000 routes
-// in force: render, write, "haproxy -c", swap, reload, new worker listed.
-func BenchmarkRenderReload1000(b *testing.B) {
-	h := startHarness(b, time.Millisecond)
-	backend := startBackend(b, "app")
-	routes := benchRoutes(1000, backend)
-	h.apply(routes...)
-	h.flush()
-	ctx := context.Background()
-	b.ResetTimer()
-	for i := range b.N {
-		routes[0].Host = fmt.Sprintf("changed%d.apps.test", i)
-		if out, err := h.router.Apply(ctx, routes); err != nil || out.Change != ChangeReload {
-			b.Fatalf("%v %v", out.Change, err)
-		}
-		if err := h.router.Flush(ctx); err != nil {
-			b.Fatal(err)
-		}
+// BenchmarkRenderReload measures a structural change with 1,000 and
+// 10,000 routes in force: render, write, "haproxy -c", swap, reload, new
+// worker listed.
+func BenchmarkRenderReload(b *testing.B) {
+	for _, n := range []int{1000, 10000} {
+		b.Run(fmt.Sprintf("routes=%d", n), func(b *testing.B) {
+			h := startHarness(b, time.Millisecond)
+			backend := startBackend(b, "app")
+			routes := benchRoutes(n, backend)
+			h.apply(routes...)
+			h.flush()
+			ctx := context.Background()
+			b.ResetTimer()
+			for i := range b.N {
+				routes[0].Host = fmt.Sprintf("changed%d.apps.test", i)
+				if out, err := h.router.Apply(ctx, routes); err != nil || out.Change != ChangeReload {
+					b.Fatalf("%v %v", out.Change, err)
+				}
+				if err := h.router.Flush(ctx); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
 	}
 }
 
@@ -64,6 +69,38 @@ func BenchmarkEndpointChange1000(b *testing.B) {
 	}
 }
 
+// BenchmarkEndpointChangeToTrafficShifted measures, with 1,000 routes in
+// force, the time from Apply of an endpoint change (the route's only pod
+// replaced by another) to the first response from the new pod: the runtime
+// API path, no reload.
+func BenchmarkEndpointChangeToTrafficShifted(b *testing.B) {
+	h := startHarness(b, DefaultMinReloadInterval)
+	one, two := startBackend(b, "one"), startBackend(b, "two")
+	routes := benchRoutes(1000, one)
+	h.apply(routes...)
+	h.flush()
+	c := h.client(nil, true)
+	eventually(b, 10*time.Second, func() error { return h.expect(c, "http://r0.apps.test/", 200, "one") })
+	ctx := context.Background()
+	var took []time.Duration
+	b.ResetTimer()
+	for i := range b.N {
+		next := two
+		if i%2 == 1 {
+			next = one
+		}
+		routes[0] = *withEndpoints(routes[0], next)
+		start := time.Now()
+		if out, err := h.router.Apply(ctx, routes); err != nil || out.Change != ChangeRuntime {
+			b.Fatalf("%v %v", out.Change, err)
+		}
+		eventually(b, 10*time.Second, func() error { return h.expect(c, "http://r0.apps.test/", 200, next.name) })
+		took = append(took, time.Since(start))
+	}
+	b.StopTimer()
+	reportPercentiles(b, took)
+}
+
 // BenchmarkRouteCreatedToFirst200 measures, with 100 routes in force and
 // the production reload interval, the time from Apply of a new route to
 // its first 200 (reloads are coalesced: at most one per interval).
@@ -87,21 +124,26 @@ func BenchmarkRouteCreatedToFirst200(b *testing.B) {
 		took = append(took, time.Since(start))
 	}
 	b.StopTimer()
+	reportPercentiles(b, took)
+}
+
+func reportPercentiles(b *testing.B, took []time.Duration) {
 	slices.Sort(took)
 	b.ReportMetric(float64(took[len(took)/2].Microseconds())/1000, "p50-ms")
 	b.ReportMetric(float64(took[(len(took)*99)/100].Microseconds())/1000, "p99-ms")
 }
 
 // BenchmarkThroughputViaRouter compares requests/s through the router with
-// requests/s straight to the backend (keep-alive, 4 clients; each
-// iteration is a 100 ms window of each).
+// requests/s straight to the backend (keep-alive, 32 concurrent clients so
+// both paths are bound by CPU rather than by one client's round trips;
+// each iteration is a 100 ms window of each).
 func BenchmarkThroughputViaRouter(b *testing.B) {
 	h := startHarness(b, time.Millisecond)
 	backend := startBackend(b, "app")
 	h.apply(plainRoute("shop", "fast", "fast.apps.test", backend))
 	h.flush()
 	eventually(b, 10*time.Second, func() error { return h.expect(h.httpClient, "http://fast.apps.test/", 200, "app") })
-	const clients, window = 4, 100 * time.Millisecond
+	const clients, window = 32, 100 * time.Millisecond
 	viaClients, directClients := make([]*http.Client, clients), make([]*http.Client, clients)
 	for i := range clients {
 		viaClients[i] = h.client(nil, true)
