@@ -13,6 +13,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/slipway/slipway/api/client"
 	"github.com/slipway/slipway/router"
 	"github.com/slipway/slipway/router/controller"
@@ -42,6 +44,9 @@ type RouterConfig struct {
 	// RouteSelector and ProjectSelector shard routes between routers by
 	// the labels of the route and of its project.
 	Name, RouteSelector, ProjectSelector string
+	// Registerer receives the router controller's metrics
+	// (slipway_router_*); none when nil.
+	Registerer prometheus.Registerer
 }
 
 // DefaultAppsDomain names default route hosts.
@@ -69,6 +74,9 @@ func (p *Platform) startRouter(ctx context.Context, dataDir string, cfg RouterCo
 		return nil, fmt.Errorf("router: default certificate for %s: %w", domain, err)
 	}
 	dir := filepath.Join(dataDir, "router")
+	if cfg.Registerer == nil {
+		cfg.Registerer = p.api.Metrics() // on the API's /metrics
+	}
 	c, err := p.accountClient(ctx, dir, "router", "system:router")
 	if err != nil {
 		return nil, err
@@ -121,7 +129,7 @@ func StartRouter(ctx context.Context, cfg RouterConfig, c *client.Client, dir, d
 		return nil, fmt.Errorf("router on ports %d/%d: %w", cfg.HTTPPort, cfg.HTTPSPort, err)
 	}
 	ctrl, err := controller.New(controller.Config{Client: c, Router: rt, RouterName: cfg.Name, Domain: cfg.Domain,
-		RouteSelector: cfg.RouteSelector, ProjectSelector: cfg.ProjectSelector, Logger: log})
+		RouteSelector: cfg.RouteSelector, ProjectSelector: cfg.ProjectSelector, Registerer: cfg.Registerer, Logger: log})
 	if err != nil {
 		return nil, errors.Join(err, rt.Stop(context.WithoutCancel(ctx)))
 	}

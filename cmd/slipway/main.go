@@ -290,11 +290,12 @@ func (c *connFlags) client() (*client.Client, error) {
 
 func newRouter() *cobra.Command {
 	var (
-		logs     logFlags
-		conn     connFlags
-		cfg      platform.RouterConfig
-		dataDir  string
-		certFile string
+		logs          logFlags
+		conn          connFlags
+		cfg           platform.RouterConfig
+		dataDir       string
+		certFile      string
+		metricsListen string
 	)
 	cmd := &cobra.Command{
 		Use:   "router",
@@ -325,9 +326,14 @@ bound to the system:router role.`,
 			}
 			ctx, stop := signalContext()
 			defer stop()
-			rt, err := platform.StartRouter(ctx, cfg, c, dataDir, string(cert), log)
+			metrics, err := serveMetrics(metricsListen, log)
 			if err != nil {
 				return err
+			}
+			cfg.Registerer = metrics.Registry()
+			rt, err := platform.StartRouter(ctx, cfg, c, dataDir, string(cert), log)
+			if err != nil {
+				return errors.Join(err, metrics.Stop(context.Background()))
 			}
 			failed := make(chan error, 1)
 			go func() {
@@ -337,7 +343,9 @@ bound to the system:router role.`,
 				case <-ctx.Done():
 				}
 			}()
-			return waitAndStop(ctx, log, failed, rt.Stop)
+			return waitAndStop(ctx, log, failed, func(ctx context.Context) error {
+				return errors.Join(rt.Stop(ctx), metrics.Stop(ctx))
+			})
 		},
 	}
 	logs.add(cmd)
@@ -352,7 +360,8 @@ bound to the system:router role.`,
 	f.IntVar(&cfg.HTTPPort, "http-port", 0, "port for HTTP routes (default 80 as root, else 8080)")
 	f.IntVar(&cfg.HTTPSPort, "https-port", 0, "port for HTTPS routes (default 443 as root, else 8443)")
 	f.StringVar(&cfg.Domain, "apps-domain", platform.DefaultAppsDomain, "domain default route hosts are named under")
-	f.StringVar(&cfg.MetricsBind, "metrics-address", "", "where to serve /metrics and /stats (user stats, password in <data-dir>/stats-password)")
+	f.StringVar(&cfg.MetricsBind, "metrics-address", "", "where HAProxy serves per-route /metrics and /stats (user stats, password in <data-dir>/stats-password)")
+	f.StringVar(&metricsListen, "metrics-listen", "127.0.0.1:10253", "address of the router controller's own Prometheus /metrics (plain HTTP)")
 	return cmd
 }
 

@@ -14,6 +14,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/slipway/slipway/api"
 	"github.com/slipway/slipway/api/client"
 	"github.com/slipway/slipway/api/errdefs"
@@ -61,6 +63,8 @@ type Config struct {
 	Logger *slog.Logger
 	// Now is the clock of condition transition times; default time.Now.
 	Now func() time.Time
+	// Registerer receives the controller's metrics (none when nil).
+	Registerer prometheus.Registerer
 }
 
 // Controller keeps a router serving the routes the API holds.
@@ -74,6 +78,7 @@ type Controller struct {
 	routes          *mirror[api.Route]
 	services        *mirror[api.Service]
 	endpoints       *mirror[api.Endpoints]
+	metrics         *metrics
 
 	// written remembers the status entry last written per route, and the
 	// resourceVersion it was written over, so that an entry is not written
@@ -130,6 +135,7 @@ func New(cfg Config) (*Controller, error) {
 		log:             cfg.Logger.With("component", "router-controller", "router", cfg.RouterName),
 		changed:         make(chan struct{}, 1),
 		written:         map[string]writtenStatus{},
+		metrics:         newMetrics(cfg.Registerer, cfg.RouterName),
 	}
 	c.routes = newMirror(cfg.Client, lookup(api.RoutesResource), func(r *api.Route) *api.ObjectMeta { return &r.Metadata }, c.notify, c.log)
 	c.services = newMirror(cfg.Client, lookup(api.ServicesResource), func(s *api.Service) *api.ObjectMeta { return &s.Metadata }, c.notify, c.log)
@@ -188,7 +194,11 @@ func (c *Controller) Run(ctx context.Context) error {
 			}
 		case <-timer.C:
 			armed = false
-			if err := c.sync(ctx); err != nil {
+			start := time.Now()
+			err := c.sync(ctx)
+			c.metrics.syncSeconds.Observe(time.Since(start).Seconds())
+			if err != nil {
+				c.metrics.syncs.WithLabelValues("error").Inc()
 				if ctx.Err() != nil {
 					return nil
 				}
@@ -198,6 +208,7 @@ func (c *Controller) Run(ctx context.Context) error {
 				backoff = min(2*backoff, maxBackoff)
 				continue
 			}
+			c.metrics.syncs.WithLabelValues("ok").Inc()
 			backoff = minBackoff
 		}
 	}
@@ -237,6 +248,8 @@ func (c *Controller) sync(ctx context.Context) error {
 	for _, rej := range out.Rejected {
 		rejected[rej.Project+"/"+rej.Name] = rej.Err
 	}
+	c.metrics.routes.WithLabelValues("admitted").Set(float64(len(model) - len(out.Rejected)))
+	c.metrics.routes.WithLabelValues("rejected").Set(float64(len(out.Rejected)))
 	keep := make(map[string]bool, len(live))
 	var errs []error
 	for _, r := range live {
@@ -296,7 +309,7 @@ func (c *Controller) withdraw(ctx context.Context, r *api.Route) error {
 	if w, ok := c.written[key]; ok && w.overVersion == r.Metadata.ResourceVersion && w.withdrawn {
 		return nil // written; the watch has not brought it back yet
 	}
-	if err := c.patchIngress(ctx, r, others); err != nil {
+	if written, err := c.patchIngress(ctx, r, others); !written {
 		return err
 	}
 	c.written[key] = writtenStatus{overVersion: r.Metadata.ResourceVersion, withdrawn: true}
@@ -304,17 +317,26 @@ func (c *Controller) withdraw(ctx context.Context, r *api.Route) error {
 	return nil
 }
 
-// patchIngress replaces r's status.ingress.
-func (c *Controller) patchIngress(ctx context.Context, r *api.Route, ingress []api.RouteIngress) error {
-	patch := map[string]any{"status": map[string]any{"ingress": ingress}}
-	err := c.cfg.Client.Patch(ctx, c.routes.res, r.Metadata.Project, r.Metadata.Name, patch, true, nil)
+// patchIngress replaces r's status.ingress, on condition that r is still
+// the stored version: the other routers' entries were read from it, and
+// two routers writing at once must not erase each other's. It reports
+// whether it wrote. A route changed or deleted meanwhile is not an error:
+// the watch brings it back and its entry is written over the newer version.
+func (c *Controller) patchIngress(ctx context.Context, r *api.Route, ingress []api.RouteIngress) (written bool, err error) {
+	patch := map[string]any{"metadata": map[string]any{"resourceVersion": r.Metadata.ResourceVersion},
+		"status": map[string]any{"ingress": ingress}}
+	err = c.cfg.Client.Patch(ctx, c.routes.res, r.Metadata.Project, r.Metadata.Name, patch, true, nil)
 	switch {
-	case errors.Is(err, errdefs.ErrNotFound):
-		return nil // deleted meanwhile; its watch event is on the way
-	case err != nil:
-		return fmt.Errorf("write status of route %s: %w", objectKey(&r.Metadata), err)
+	case err == nil:
+		c.metrics.statusWrites.WithLabelValues("written").Inc()
+		return true, nil
+	case errors.Is(err, errdefs.ErrConflict), errors.Is(err, errdefs.ErrNotFound):
+		c.metrics.statusWrites.WithLabelValues("conflict").Inc()
+		return false, nil
+	default:
+		c.metrics.statusWrites.WithLabelValues("error").Inc()
+		return false, fmt.Errorf("write status of route %s: %w", objectKey(&r.Metadata), err)
 	}
-	return nil
 }
 
 // report writes this router's entry of r's status.ingress when it differs
@@ -334,7 +356,7 @@ func (c *Controller) report(ctx context.Context, r *api.Route, want api.RouteIng
 	if w, ok := c.written[key]; ok && w.overVersion == r.Metadata.ResourceVersion && sameIngress(w.ingress, want) {
 		return nil // written; the watch has not brought it back yet
 	}
-	if err := c.patchIngress(ctx, r, append(others, want)); err != nil {
+	if written, err := c.patchIngress(ctx, r, append(others, want)); !written {
 		return err
 	}
 	c.written[key] = writtenStatus{overVersion: r.Metadata.ResourceVersion, ingress: want}

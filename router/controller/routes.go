@@ -29,13 +29,8 @@ func routeHost(r *api.Route, domain string) string {
 }
 
 // translate builds the router's model of r; backends resolve through src
-// to the ready endpoints of each service on the route's port.
-//
-// Creation times have one-second resolution, and route.Admit breaks ties
-// by project name, so a route created in the same second as the host's
-// owner could take the host away from it. A route this router already
-// admitted therefore counts as a nanosecond older: it keeps its host
-// against a contender of the same second, never against an older route.
+// to the ready endpoints of each service on the route's port. A route this
+// router admitted before is the incumbent of its host (route.Admit).
 func translate(r *api.Route, domain, routerName string, src backendSource) route.Route {
 	out := route.Route{
 		Project: r.Metadata.Project,
@@ -46,9 +41,7 @@ func translate(r *api.Route, domain, routerName string, src backendSource) route
 	if ts := r.Metadata.CreationTimestamp; ts != nil {
 		out.Created = *ts
 	}
-	if isAdmitted(r, routerName) {
-		out.Created = out.Created.Add(-time.Nanosecond)
-	}
+	out.Incumbent = isAdmitted(r, routerName)
 	a := r.Metadata.Annotations
 	out.Balance = route.Balance(a[api.RouteBalanceAnnotation])
 	out.Sticky = a[api.RouteStickyAnnotation] == "true"

@@ -245,6 +245,10 @@ func TestAdmit(t *testing.T) {
 			at(plain("b", "web", "x.apps.test", 1), older),
 			at(plain("a", "web", "x.apps.test", 1), newer),
 		}, []string{"b/web"}, map[string]error{"a/web": route.ErrHostTaken}},
+		{"within one second the incumbent keeps the host", []route.Route{
+			at(plain("a", "web", "x.apps.test", 1), older),
+			func() route.Route { r := at(plain("b", "web", "x.apps.test", 1), older); r.Incumbent = true; return r }(),
+		}, []string{"b/web"}, map[string]error{"a/web": route.ErrHostTaken}},
 		{"same project shares a host by path", []route.Route{
 			plain("a", "web", "x.apps.test", 1),
 			withPath(plain("a", "api", "x.apps.test", 1), "/api"),

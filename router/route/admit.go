@@ -19,7 +19,8 @@ type Rejection struct {
 // Admit validates routes and settles claims, returning the routes to serve
 // sorted by project and name, and the ones rejected. The rules, as in
 // OpenShift: a host belongs to one project, the one whose route is oldest
-// (Created, then project and name break ties); within it each host+path is
+// (Created; within one second an Incumbent first, then project and name
+// break ties); within it each host+path is
 // served by one route; a passthrough route takes its host whole.
 func Admit(routes []Route) (admitted []Route, rejected []Rejection) {
 	order := make([]int, len(routes))
@@ -30,6 +31,12 @@ func Admit(routes []Route) (admitted []Route, rejected []Rejection) {
 		ra, rb := &routes[a], &routes[b]
 		if c := ra.Created.Compare(rb.Created); c != 0 {
 			return c
+		}
+		if ra.Incumbent != rb.Incumbent {
+			if ra.Incumbent {
+				return -1
+			}
+			return 1
 		}
 		if c := strings.Compare(ra.Project, rb.Project); c != 0 {
 			return c

@@ -61,6 +61,10 @@ type Route struct {
 	// Created orders admission: when two projects claim one host, the
 	// oldest route keeps it.
 	Created time.Time
+	// Incumbent marks a route already admitted (by this router): creation
+	// times have one-second resolution, so between two routes of the same
+	// second the incumbent keeps its host and a newcomer cannot take it.
+	Incumbent bool
 	// Host is the fully qualified, lower-case host name.
 	Host string
 	// Path is an optional prefix ("/api"); it matches "/api" and anything

@@ -127,6 +127,20 @@ func TestUpServesRoutes(t *testing.T) {
 		t.Fatalf("router /metrics: %d, no counter of route shop/web", resp.StatusCode)
 	}
 
+	// The router controller's own metrics are on the API's /metrics.
+	eventually(t, "router controller metrics on the API's /metrics", func() error {
+		body, err := c.Stream(ctx, "GET", "/metrics", "", nil)
+		if err != nil {
+			return err
+		}
+		defer body.Close()
+		text, err := io.ReadAll(body)
+		if err != nil || !strings.Contains(string(text), `slipway_router_routes{router="default",state="admitted"} 2`) {
+			return fmt.Errorf("no admitted-routes gauge of 2 in /metrics (%d bytes, %v)", len(text), err)
+		}
+		return nil
+	})
+
 	// A second router (`slipway router`) serves only its shard's routes
 	// (route labelled shard=b, in a project labelled tier=gold) and reports
 	// them under its own name.
@@ -205,7 +219,7 @@ func startShardRouter(t *testing.T, up *upProcess, flags ...string) func() {
 		t.Fatal(err)
 	}
 	args := append([]string{"router", "--server", up.url, "--certificate-authority", up.ca, "--token", up.token(t),
-		"--default-certificate", certFile, "--data-dir", filepath.Join(dir, "h")}, flags...)
+		"--default-certificate", certFile, "--data-dir", filepath.Join(dir, "h"), "--metrics-listen", "127.0.0.1:0"}, flags...)
 	cmd := exec.Command(binary(t, "slipway"), args...)
 	var stderr strings.Builder
 	cmd.Stderr = &lockedWriter{w: &stderr}
