@@ -41,7 +41,9 @@ type Config struct {
 	NoNode bool
 	// Router configures the HAProxy router serving routes.
 	Router RouterConfig
-	Logger *slog.Logger
+	// Network selects the pod network (the bridge unless Network.OVN).
+	Network NetworkConfig
+	Logger  *slog.Logger
 }
 
 // DefaultDataDir is /var/lib/slipway for root, else ~/.local/share/slipway.
@@ -63,6 +65,7 @@ type Platform struct {
 	api       *server.Server
 	node      *host.Node
 	router    *Router
+	sdn       *sdn
 	failed    chan error
 	stopWatch context.CancelFunc
 }
@@ -104,6 +107,11 @@ func Start(ctx context.Context, cfg Config) (_ *Platform, err error) {
 			return nil, err
 		}
 	}
+	if cfg.Network.OVN {
+		if p.sdn, err = p.startSDN(ctx, cfg.DataDir, cfg.Network, cfg.Logger); err != nil {
+			return nil, err
+		}
+	}
 	if cfg.NoNode {
 		return p, nil
 	}
@@ -120,6 +128,10 @@ func Start(ctx context.Context, cfg Config) (_ *Platform, err error) {
 		return nil, err
 	}
 	ncfg.Logger, ncfg.Registerer = cfg.Logger, p.api.Metrics()
+	if p.sdn != nil {
+		ncfg.OVN = &host.OVNConfig{SouthboundRemote: p.sdn.central.SouthboundEndpoint(), EncapIP: cfg.Network.EncapIP,
+			DatapathType: cfg.Network.DatapathType, ClusterCIDR: cfg.Network.ClusterCIDR}
+	}
 	if p.node, err = host.Start(ctx, ncfg); err != nil {
 		return nil, fmt.Errorf("start this machine's node: %w", err)
 	}
@@ -223,6 +235,9 @@ func (p *Platform) Stop(ctx context.Context) error {
 		// brings the pods back from the store on its next start.
 		errs = append(errs, p.node.Stop(ctx, true))
 	}
+	if p.sdn != nil {
+		errs = append(errs, p.sdn.stop(ctx))
+	}
 	if p.router != nil {
 		errs = append(errs, p.router.Stop(ctx))
 	}
@@ -248,6 +263,10 @@ func (p *Platform) watchComponents() {
 	if p.node != nil {
 		nodeFailed = p.node.Failed()
 	}
+	var ovnFailed <-chan error
+	if p.sdn != nil {
+		ovnFailed = p.sdn.central.Errors()
+	}
 	var haproxyExited <-chan struct{}
 	if p.router != nil {
 		haproxyExited = p.router.Exited()
@@ -259,6 +278,8 @@ func (p *Platform) watchComponents() {
 			p.failed <- err
 		case err := <-nodeFailed:
 			p.failed <- fmt.Errorf("node: %w", err)
+		case err := <-ovnFailed:
+			p.failed <- fmt.Errorf("OVN central: %w", err)
 		case <-haproxyExited:
 			p.failed <- errors.New("router: HAProxy exited on its own (its log is in the router directory)")
 		}

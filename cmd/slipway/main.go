@@ -118,6 +118,8 @@ func newUp() *cobra.Command {
 		pgBin   string
 		noNode  bool
 		rt      platform.RouterConfig
+		network string
+		netCfg  platform.NetworkConfig
 	)
 	cmd := &cobra.Command{
 		Use:   "up",
@@ -135,11 +137,19 @@ running it again resumes with the same data.`,
 			if err != nil {
 				return err
 			}
+			switch network {
+			case "bridge":
+			case "ovn":
+				netCfg.OVN = true
+			default:
+				return fmt.Errorf("--network: must be bridge or ovn, got %q", network)
+			}
 			ctx, stop := signalContext()
 			defer stop()
 			start := time.Now()
 			p, err := platform.Start(ctx, platform.Config{
 				DataDir: dataDir, DatabaseURL: dbURL, PostgresBinDir: pgBin, Server: scfg, Logger: log, NoNode: noNode, Router: rt,
+				Network: netCfg,
 			})
 			if err != nil {
 				return err
@@ -160,6 +170,12 @@ running it again resumes with the same data.`,
 	cmd.Flags().IntVar(&rt.HTTPSPort, "router-https-port", 0, "port the router serves HTTPS routes on (default 443 as root, else 8443)")
 	cmd.Flags().StringVar(&rt.Domain, "apps-domain", platform.DefaultAppsDomain, "domain default route hosts are named under")
 	cmd.Flags().StringVar(&rt.MetricsBind, "router-metrics-address", "127.0.0.1:1936", "where the router serves /metrics and /stats (\"\" for nowhere)")
+	cmd.Flags().StringVar(&network, "network", "bridge", "pod network: bridge (a Linux bridge per node) or ovn (OVN with project isolation and network policies)")
+	cmd.Flags().StringVar(&netCfg.ClusterCIDR, "cluster-cidr", "", "OVN pod network, a /24 per node (default 10.128.0.0/14)")
+	cmd.Flags().StringVar(&netCfg.NorthboundListen, "ovn-nb-listen", "", "also serve the OVN Northbound database over TCP on this address")
+	cmd.Flags().StringVar(&netCfg.SouthboundListen, "ovn-sb-listen", "", "also serve the OVN Southbound database over TCP on this address (for slipway node --ovn-sb)")
+	cmd.Flags().StringVar(&netCfg.EncapIP, "ovn-encap-ip", "", "this machine's Geneve tunnel address (default 127.0.0.1)")
+	cmd.Flags().StringVar(&netCfg.DatapathType, "ovn-datapath", "netdev", "Open vSwitch datapath: netdev (userspace) or system (kernel module)")
 	return cmd
 }
 
@@ -169,6 +185,7 @@ func newNode() *cobra.Command {
 		conn                             connFlags
 		name, dataDir, listen, advertise string
 		podSubnet, bridge, metricsListen string
+		ovn                              host.OVNConfig
 	)
 	cmd := &cobra.Command{
 		Use:   "node",
@@ -194,8 +211,12 @@ The token is a service-account token bound to the system:node role.`,
 			if err != nil {
 				return err
 			}
-			n, err := host.Start(ctx, host.Config{Name: name, Dir: dataDir, Client: c, Listen: listen, Advertise: advertise,
-				PodSubnet: podSubnet, Bridge: bridge, Registerer: metrics.Registry(), Logger: log})
+			hcfg := host.Config{Name: name, Dir: dataDir, Client: c, Listen: listen, Advertise: advertise,
+				PodSubnet: podSubnet, Bridge: bridge, Registerer: metrics.Registry(), Logger: log}
+			if ovn.SouthboundRemote != "" {
+				hcfg.OVN = &ovn
+			}
+			n, err := host.Start(ctx, hcfg)
 			if err != nil {
 				return errors.Join(err, metrics.Stop(context.Background()))
 			}
@@ -216,6 +237,10 @@ The token is a service-account token bound to the system:node role.`,
 	f.StringVar(&podSubnet, "pod-subnet", host.DefaultPodSubnet, "address range of this node's pods")
 	f.StringVar(&bridge, "bridge", "", "name of the pod bridge (default slipway0)")
 	f.StringVar(&metricsListen, "metrics-listen", "127.0.0.1:10249", "address of the node's Prometheus /metrics (plain HTTP)")
+	f.StringVar(&ovn.SouthboundRemote, "ovn-sb", "", "join the OVN network: the central's Southbound database (tcp:HOST:6642); empty uses the bridge")
+	f.StringVar(&ovn.EncapIP, "ovn-encap-ip", "", "this node's Geneve tunnel address (on a dedicated interface)")
+	f.StringVar(&ovn.DatapathType, "ovn-datapath", "netdev", "Open vSwitch datapath: netdev (userspace) or system (kernel module)")
+	f.StringVar(&ovn.ClusterCIDR, "cluster-cidr", "", "the OVN pod network, as given to the control plane (default 10.128.0.0/14)")
 	return cmd
 }
 

@@ -236,6 +236,14 @@ func New(cfg Config) (*Agent, error) {
 // Runtime is the runtime the agent drives (tests inspect it).
 func (a *Agent) Runtime() *runtime.Runtime { return a.rt }
 
+// Pod returns the pod with uid as the agent last saw it through the API
+// (the pod network reads the SDN's address annotation from it). Callers
+// must not modify it.
+func (a *Agent) Pod(uid string) (*api.Pod, bool) {
+	p, _ := a.pods.get(uid)
+	return p, p != nil
+}
+
 // Run registers the node, then heartbeats, watches the node's pods and
 // reconciles them, rotates container logs and collects unused images until
 // ctx ends. Every goroutine it starts has ended when

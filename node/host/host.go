@@ -24,6 +24,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/slipway/slipway/api"
 	"github.com/slipway/slipway/api/client"
 	"github.com/slipway/slipway/node/agent"
 	"github.com/slipway/slipway/node/cninet"
@@ -63,6 +64,9 @@ type Config struct {
 	// it (default: the host and port of the API server's URL, where the
 	// registry is served); the node pulls its images with its own token.
 	RegistryHost string
+	// OVN, when set, attaches pods to the OVN network (a chassis under
+	// Dir/ovn) instead of the bridge; PodSubnet and Bridge are then unused.
+	OVN *OVNConfig
 	// Agent tunes the agent (intervals, back-off); Name, Client, Runtime,
 	// versions and DaemonEndpoint are filled in.
 	Agent      agent.Config
@@ -79,6 +83,7 @@ type Node struct {
 	cancel     context.CancelFunc
 	wg         sync.WaitGroup
 	runErr     chan error
+	ovn        *ovnNode
 }
 
 // Start brings the node up: containerd, the pod network, the endpoint's
@@ -118,9 +123,24 @@ func Start(ctx context.Context, cfg Config) (_ *Node, err error) {
 	if err != nil {
 		return nil, err
 	}
-	network, err := cninet.New(cninet.Config{Dir: filepath.Join(cfg.Dir, "cni"), Subnet: subnet, Bridge: cfg.Bridge, NetworkName: cfg.Bridge})
-	if err != nil {
-		return nil, fmt.Errorf("pod network: %w", err)
+	var network runtime.PodNetwork
+	if cfg.OVN != nil {
+		lookup := func(uid string) (*api.Pod, bool) {
+			if n.agent == nil {
+				return nil, false
+			}
+			return n.agent.Pod(uid)
+		}
+		if n.ovn, err = startOVN(ctx, *cfg.OVN, cfg.Name, ovnDir(cfg.Dir), lookup, log); err != nil {
+			return nil, err
+		}
+		network = n.ovn.network
+	} else {
+		bridge, err := cninet.New(cninet.Config{Dir: filepath.Join(cfg.Dir, "cni"), Subnet: subnet, Bridge: cfg.Bridge, NetworkName: cfg.Bridge})
+		if err != nil {
+			return nil, fmt.Errorf("pod network: %w", err)
+		}
+		network = bridge
 	}
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
@@ -166,6 +186,9 @@ func Start(ctx context.Context, cfg Config) (_ *Node, err error) {
 		defer n.wg.Done()
 		n.runErr <- n.agent.Run(runCtx)
 	}()
+	if n.ovn != nil {
+		n.wg.Go(func() { n.ovn.runManagementPort(runCtx, cfg.Client, cfg.Name, log) })
+	}
 	log.Info("node up", "endpoint", acfg.DaemonEndpoint, "containerd", versions.Containerd, "runc", versions.Runc)
 	return n, nil
 }
@@ -257,6 +280,11 @@ func (n *Node) Stop(ctx context.Context, stopPods bool) error {
 	n.wg.Wait()
 	if stopPods && n.agent != nil {
 		errs = append(errs, n.stopAllPods(ctx))
+	}
+	if n.ovn != nil {
+		// The chassis' daemons are this process' children: they stop with
+		// it, and running pods lose the network until the node is back.
+		errs = append(errs, n.ovn.stop(ctx))
 	}
 	if n.containerd != nil {
 		errs = append(errs, n.containerd.Stop(ctx))
