@@ -147,15 +147,15 @@ projects, project, Project, cm, configmaps, sa, rolebindings...`,
 }
 
 func (a *App) printer(format string, k *kinds.Kind) (*output.Printer, error) {
-	f, err := output.ParseFormat(format)
+	f, tpl, err := output.ParseFormat(format)
 	if err != nil {
 		return nil, &usageError{err}
 	}
-	return &output.Printer{Format: f, Kind: k, Now: a.Now()}, nil
+	return &output.Printer{Format: f, Template: tpl, Kind: k, Now: a.Now()}, nil
 }
 
 func (a *App) get(ctx context.Context, args []string, o *getOptions) error {
-	if _, err := output.ParseFormat(o.output); err != nil {
+	if _, _, err := output.ParseFormat(o.output); err != nil {
 		return &usageError{err}
 	}
 	s, err := a.session()

@@ -27,24 +27,36 @@ const (
 	JSON  Format = "json"
 	YAML  Format = "yaml"
 	Name  Format = "name"
+	// JSONPathFormat prints a template (-o jsonpath=TEMPLATE).
+	JSONPathFormat Format = "jsonpath"
 )
 
 // Formats lists the accepted -o values.
-var Formats = []string{string(Wide), string(JSON), string(YAML), string(Name)}
+var Formats = []string{string(Wide), string(JSON), string(YAML), string(Name), "jsonpath=TEMPLATE"}
 
-// ParseFormat checks an -o value.
-func ParseFormat(s string) (Format, error) {
+// ParseFormat checks an -o value; for jsonpath=TEMPLATE it also returns
+// the parsed template.
+func ParseFormat(s string) (Format, *JSONPath, error) {
+	if tpl, ok := strings.CutPrefix(s, "jsonpath="); ok {
+		j, err := ParseJSONPath(tpl)
+		if err != nil {
+			return "", nil, err
+		}
+		return JSONPathFormat, j, nil
+	}
 	switch f := Format(strings.ToLower(s)); f {
 	case Table, Wide, JSON, YAML, Name:
-		return f, nil
+		return f, nil, nil
 	}
-	return "", fmt.Errorf("unknown output format %q: use one of %s", s, strings.Join(Formats, ", "))
+	return "", nil, fmt.Errorf("unknown output format %q: use one of %s", s, strings.Join(Formats, ", "))
 }
 
 // Printer prints objects of one kind.
 type Printer struct {
 	Format Format
-	Kind   *kinds.Kind
+	// Template is the JSONPath template of JSONPathFormat.
+	Template *JSONPath
+	Kind     *kinds.Kind
 	// ShowProject adds a PROJECT column (lists across projects).
 	ShowProject bool
 	Now         time.Time
@@ -56,7 +68,7 @@ func NewTable(w io.Writer) *tabwriter.Writer { return tabwriter.NewWriter(w, 0, 
 // PrintList prints objects as a list.
 func (p *Printer) PrintList(w io.Writer, objs []*kinds.Object) error {
 	switch p.Format {
-	case JSON, YAML:
+	case JSON, YAML, JSONPathFormat:
 		items := make([]json.RawMessage, len(objs))
 		for i, o := range objs {
 			items[i] = o.Raw
@@ -67,6 +79,9 @@ func (p *Printer) PrintList(w io.Writer, objs []*kinds.Object) error {
 		list, err := json.Marshal(map[string]any{"kind": "List", "apiVersion": "v1", "items": items})
 		if err != nil {
 			return fmt.Errorf("encode list: %w", err)
+		}
+		if p.Format == JSONPathFormat {
+			return p.Template.Execute(w, list)
 		}
 		return p.encode(w, list)
 	case Name:
@@ -88,6 +103,8 @@ func (p *Printer) PrintObject(w io.Writer, o *kinds.Object) error {
 	switch p.Format {
 	case JSON, YAML:
 		return p.encode(w, o.Raw)
+	case JSONPathFormat:
+		return p.Template.Execute(w, o.Raw)
 	}
 	return p.PrintList(w, []*kinds.Object{o})
 }
@@ -149,6 +166,9 @@ func (p *Printer) WriteRow(w io.Writer, o *kinds.Object) {
 	case YAML:
 		fmt.Fprintln(w, "---")
 		_ = p.encode(w, o.Raw)
+		return
+	case JSONPathFormat:
+		_ = p.Template.Execute(w, o.Raw)
 		return
 	}
 	var r []string
