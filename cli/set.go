@@ -14,11 +14,11 @@ import (
 func (a *App) setCommand() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "set",
-		Short: "Change one aspect of a deployment: its environment or its triggers",
+		Short: "Change one aspect of a deployment: environment, resources, probes or triggers",
 		Args:  cobra.ArbitraryArgs,
 		RunE:  groupRun,
 	}
-	cmd.AddCommand(a.setEnvCommand(), a.setTriggersCommand())
+	cmd.AddCommand(a.setEnvCommand(), a.setResourcesCommand(), a.setProbeCommand(), a.setTriggersCommand())
 	return cmd
 }
 
@@ -69,45 +69,14 @@ func (a *App) setEnvCommand() *cobra.Command {
 			return nil
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
-			name, err := deploymentName(args[0])
-			if err != nil {
-				return err
-			}
 			set, remove, err := parseEnvChanges(args[1:])
 			if err != nil {
 				return err
 			}
-			s, project, err := a.projectSession()
-			if err != nil {
-				return err
-			}
-			var d api.Deployment
-			if err := s.client.Get(cmd.Context(), deploymentsResource, project, name, &d); err != nil {
-				return failedTo(fmt.Sprintf("get deployment %q", name), err)
-			}
-			containers := d.Spec.Template.Spec.Containers
-			found := false
-			for i := range containers {
-				if container == "" || containers[i].Name == container {
-					applyEnv(&containers[i], set, remove)
-					found = true
-				}
-			}
-			if !found {
-				return usagef("deployment %q has no container %q", name, container)
-			}
-			// A merge patch replaces the containers list whole; the
-			// resourceVersion makes a concurrent change a conflict rather
-			// than a lost update.
-			patch, _ := json.Marshal(map[string]any{
-				"metadata": map[string]any{"resourceVersion": d.Metadata.ResourceVersion},
-				"spec":     map[string]any{"template": map[string]any{"spec": map[string]any{"containers": containers}}},
+			return a.updateContainers(cmd.Context(), args[0], container, func(c *api.Container) error {
+				applyEnv(c, set, remove)
+				return nil
 			})
-			if err := s.client.Patch(cmd.Context(), deploymentsResource, project, name, patch, false, nil); err != nil {
-				return failedTo(fmt.Sprintf("update deployment %q", name), err)
-			}
-			fmt.Fprintf(a.Stdout, "deployment/%s updated\n", name)
-			return nil
 		},
 	}
 	cmd.Flags().StringVarP(&container, "container", "c", "", "change only this container (default: every container)")
