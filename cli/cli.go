@@ -181,7 +181,7 @@ func (a *App) rootCommand() *cobra.Command {
 		}
 	}
 	add("session", a.loginCommand(), a.logoutCommand(), a.whoamiCommand(), a.configCommand())
-	add("project", a.projectsCommand(), a.projectCommand(), a.newProjectCommand())
+	add("project", a.projectsCommand(), a.projectCommand(), a.newProjectCommand(), a.statusCommand())
 	add("resource", a.getCommand(), a.describeCommand(), a.applyCommand(), a.editCommand(), a.deleteCommand(), a.apiResourcesCommand(),
 		a.logsCommand(), a.execCommand(), a.scaleCommand(), a.rolloutCommand(), a.setCommand(), a.exposeCommand())
 	add("admin", a.admCommand(), a.policyCommand("policy", false))

@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -91,8 +92,9 @@ func TestScripts(t *testing.T) {
 			return nil
 		},
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
-			"exitcode": cmdExitcode,
-			"capture":  cmdCapture,
+			"exitcode":   cmdExitcode,
+			"capture":    cmdCapture,
+			"eventually": cmdEventually,
 		},
 	})
 }
@@ -133,6 +135,32 @@ func cmdExitcode(ts *testscript.TestScript, neg bool, args []string) {
 	}
 	if got != want {
 		ts.Fatalf("%s exited with %d, want %d", strings.Join(args[1:], " "), got, want)
+	}
+}
+
+// cmdEventually runs a command until its standard output matches a
+// regular expression (multi-line mode), for state that controllers
+// settle asynchronously; it fails after 20 s:
+//
+//	eventually 'cannot be scheduled' slip status
+func cmdEventually(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) < 2 {
+		ts.Fatalf("usage: eventually REGEXP COMMAND [ARGS...]")
+	}
+	re, err := regexp.Compile("(?m)" + args[0])
+	if err != nil {
+		ts.Fatalf("eventually: %v", err)
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		err := ts.Exec(args[1], args[2:]...)
+		if err == nil && re.MatchString(ts.ReadFile("stdout")) {
+			return
+		}
+		if time.Now().After(deadline) {
+			ts.Fatalf("eventually: %s did not print a match of %q within 20 s (last error %v)", strings.Join(args[1:], " "), args[0], err)
+		}
+		time.Sleep(100 * time.Millisecond) // bounded poll of a real server
 	}
 }
 
