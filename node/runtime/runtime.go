@@ -23,6 +23,7 @@ import (
 	"time"
 
 	"github.com/containerd/containerd/v2/client"
+	"github.com/containerd/containerd/v2/core/mount"
 	"github.com/containerd/containerd/v2/pkg/cio"
 	"github.com/containerd/containerd/v2/pkg/namespaces"
 	"github.com/containerd/errdefs"
@@ -182,11 +183,31 @@ func validate(pod podspec.Pod) error {
 	return nil
 }
 
+// RunOption adjusts one RunPod call.
+type RunOption func(*runOptions)
+
+type runOptions struct {
+	prepare func(ctx context.Context, container, rootfs string) error
+}
+
+// WithPrepare calls prepare for each container once its root filesystem
+// snapshot exists and before its process starts, with the snapshot mounted
+// read-write at rootfs. What it writes is part of the container's
+// filesystem (and of a diff of its snapshot): the build executor injects a
+// build's source this way. An error fails RunPod.
+func WithPrepare(prepare func(ctx context.Context, container, rootfs string) error) RunOption {
+	return func(o *runOptions) { o.prepare = prepare }
+}
+
 // RunPod creates the pod's network namespace, attaches it, then creates and
 // starts every container in order. Images must already be present in the
 // namespace (RunPod does not pull). On error everything created so far is
 // removed. A pod whose namespace already exists gets ErrAlreadyExists.
-func (r *Runtime) RunPod(ctx context.Context, pod podspec.Pod) (PodStatus, error) {
+func (r *Runtime) RunPod(ctx context.Context, pod podspec.Pod, opts ...RunOption) (PodStatus, error) {
+	var ro runOptions
+	for _, o := range opts {
+		o(&ro)
+	}
 	if err := validate(pod); err != nil {
 		return PodStatus{}, fmt.Errorf("runtime: run pod: %w", err)
 	}
@@ -215,7 +236,7 @@ func (r *Runtime) RunPod(ctx context.Context, pod podspec.Pod) (PodStatus, error
 		return fail(fmt.Errorf("create log dir: %w", err))
 	}
 	for _, c := range pod.Containers {
-		if err := r.startContainer(ctx, pod, c, ip, nsPath); err != nil {
+		if err := r.startContainer(ctx, pod, c, ip, nsPath, ro); err != nil {
 			return fail(fmt.Errorf("container %s: %w", c.Name, err))
 		}
 	}
@@ -223,7 +244,7 @@ func (r *Runtime) RunPod(ctx context.Context, pod podspec.Pod) (PodStatus, error
 	return r.PodStatus(ctx, pod.UID)
 }
 
-func (r *Runtime) startContainer(ctx context.Context, pod podspec.Pod, c podspec.Container, ip netip.Addr, nsPath string) error {
+func (r *Runtime) startContainer(ctx context.Context, pod podspec.Pod, c podspec.Container, ip netip.Addr, nsPath string, ro runOptions) error {
 	img, err := r.opts.Client.GetImage(ctx, c.Image)
 	if err != nil {
 		if errdefs.IsNotFound(err) {
@@ -263,6 +284,11 @@ func (r *Runtime) startContainer(ctx context.Context, pod podspec.Pod, c podspec
 		}
 		return fmt.Errorf("create container %s: %w", id, err)
 	}
+	if ro.prepare != nil {
+		if err := r.prepareRootfs(ctx, ctr, c.Name, ro.prepare); err != nil {
+			return err
+		}
+	}
 	// The shim writes the log file itself, so logging goes on while the
 	// agent is down.
 	task, err := ctr.NewTask(ctx, cio.LogFile(logPath))
@@ -271,6 +297,36 @@ func (r *Runtime) startContainer(ctx context.Context, pod podspec.Pod, c podspec
 	}
 	if err := task.Start(ctx); err != nil {
 		return fmt.Errorf("start task %s: %w", id, err)
+	}
+	return nil
+}
+
+// prepareRootfs mounts the container's snapshot on a temporary directory
+// for prepare, and always unmounts it.
+func (r *Runtime) prepareRootfs(ctx context.Context, ctr client.Container, name string, prepare func(ctx context.Context, container, rootfs string) error) (err error) {
+	info, err := ctr.Info(ctx)
+	if err != nil {
+		return fmt.Errorf("container %s: %w", ctr.ID(), err)
+	}
+	mounts, err := r.opts.Client.SnapshotService(info.Snapshotter).Mounts(ctx, info.SnapshotKey)
+	if err != nil {
+		return fmt.Errorf("mounts of snapshot %s: %w", info.SnapshotKey, err)
+	}
+	dir, err := os.MkdirTemp("", "slipway-rootfs-")
+	if err != nil {
+		return fmt.Errorf("prepare root filesystem: %w", err)
+	}
+	defer os.Remove(dir)
+	if err := mount.All(mounts, dir); err != nil {
+		return fmt.Errorf("mount snapshot %s: %w", info.SnapshotKey, err)
+	}
+	defer func() {
+		if uerr := mount.UnmountAll(dir, 0); uerr != nil {
+			err = errors.Join(err, fmt.Errorf("unmount snapshot %s: %w", info.SnapshotKey, uerr))
+		}
+	}()
+	if err := prepare(ctx, name, dir); err != nil {
+		return fmt.Errorf("prepare root filesystem: %w", err)
 	}
 	return nil
 }
