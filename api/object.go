@@ -29,12 +29,15 @@ type ObjectMeta struct {
 // Kubernetes-shaped kinds without a spec (ConfigMap, Secret) keep their
 // payload in Data.
 type Object struct {
-	Kind       string          `json:"kind"`
-	APIVersion string          `json:"apiVersion"`
-	Metadata   ObjectMeta      `json:"metadata"`
-	Spec       json.RawMessage `json:"spec,omitempty"`
-	Status     json.RawMessage `json:"status,omitempty"`
-	Data       json.RawMessage `json:"data,omitempty"`
+	Kind       string     `json:"kind"`
+	APIVersion string     `json:"apiVersion"`
+	Metadata   ObjectMeta `json:"metadata"`
+	// Type is a Secret's type (Kubernetes' top-level field); other kinds
+	// have none.
+	Type   string          `json:"type,omitempty"`
+	Spec   json.RawMessage `json:"spec,omitempty"`
+	Status json.RawMessage `json:"status,omitempty"`
+	Data   json.RawMessage `json:"data,omitempty"`
 }
 
 // ListMeta describes a page of a list.

@@ -35,6 +35,9 @@ type PodSpec struct {
 	// TerminationGracePeriodSeconds is the time between SIGTERM and SIGKILL
 	// (default 30).
 	TerminationGracePeriodSeconds *int64 `json:"terminationGracePeriodSeconds,omitempty"`
+	// ActiveDeadlineSeconds bounds the pod's run time from its creation;
+	// the build controller enforces it on build pods (deleting the pod).
+	ActiveDeadlineSeconds *int64 `json:"activeDeadlineSeconds,omitempty"`
 	// NodeName binds the pod to a node; the scheduler sets it.
 	NodeName     string            `json:"nodeName,omitempty"`
 	NodeSelector map[string]string `json:"nodeSelector,omitempty"`
@@ -62,10 +65,26 @@ type Container struct {
 	ImagePullPolicy string `json:"imagePullPolicy,omitempty"`
 }
 
-// EnvVar is an environment variable with a literal value.
+// EnvVar is an environment variable with a literal value or, with
+// valueFrom, a value the node agent reads from a Secret of the pod's
+// project when it starts the container.
 type EnvVar struct {
-	Name  string `json:"name"`
-	Value string `json:"value"`
+	Name      string        `json:"name"`
+	Value     string        `json:"value,omitempty"`
+	ValueFrom *EnvVarSource `json:"valueFrom,omitempty"`
+}
+
+// EnvVarSource is where an env value comes from.
+type EnvVarSource struct {
+	SecretKeyRef *SecretKeySelector `json:"secretKeyRef,omitempty"`
+}
+
+// SecretKeySelector is one key of a Secret in the pod's project.
+type SecretKeySelector struct {
+	Name string `json:"name"`
+	Key  string `json:"key"`
+	// Optional lets the container start without the secret or key.
+	Optional *bool `json:"optional,omitempty"`
 }
 
 // ContainerPort is a port the container listens on.
@@ -250,6 +269,9 @@ func (s *PodSpec) Validate() error {
 	if g := s.TerminationGracePeriodSeconds; g != nil && (*g < 0 || *g > 3600) {
 		return errdefs.Invalidf("spec.terminationGracePeriodSeconds", "must be between 0 and 3600")
 	}
+	if d := s.ActiveDeadlineSeconds; d != nil && *d < 1 {
+		return errdefs.Invalidf("spec.activeDeadlineSeconds", "must be positive")
+	}
 	if s.NodeName != "" {
 		if err := ValidateName("spec.nodeName", s.NodeName); err != nil {
 			return err
@@ -313,6 +335,22 @@ func (c *Container) validate(field string, hostPorts map[int32]bool) error {
 	for j, e := range c.Env {
 		if e.Name == "" || strings.ContainsAny(e.Name, "=\x00") {
 			return errdefs.Invalidf(fmt.Sprintf("%s.env[%d].name", field, j), "must be a non-empty name without '='")
+		}
+		if e.ValueFrom != nil {
+			ef := fmt.Sprintf("%s.env[%d].valueFrom", field, j)
+			if e.Value != "" {
+				return errdefs.Invalidf(ef, "may not be set with value")
+			}
+			ref := e.ValueFrom.SecretKeyRef
+			if ref == nil {
+				return errdefs.Invalidf(ef+".secretKeyRef", "is required")
+			}
+			if err := ValidateName(ef+".secretKeyRef.name", ref.Name); err != nil {
+				return err
+			}
+			if ref.Key == "" {
+				return errdefs.Invalidf(ef+".secretKeyRef.key", "is required")
+			}
 		}
 	}
 	ports := map[string]bool{}

@@ -29,6 +29,8 @@ type Resource struct {
 	// HasStatus tells whether the resource has a status subresource; if so
 	// status is written only through it.
 	HasStatus bool
+	// HasType tells whether objects carry a top-level type (Secrets).
+	HasType bool
 	// Finalizers are added to every new object of the resource, so its
 	// controller can clean up before the object goes.
 	Finalizers []string
@@ -38,7 +40,12 @@ type Resource struct {
 }
 
 // Validate checks the kind-specific fields users own (spec, data).
-func (r *Resource) Validate(obj *Object) error { return r.validateSpec(obj) }
+func (r *Resource) Validate(obj *Object) error {
+	if obj.Type != "" && !r.HasType {
+		return errdefs.BadRequestf("type", "a %s has no type", r.Kind)
+	}
+	return r.validateSpec(obj)
+}
 
 // ValidateStatus checks the status written through the status subresource.
 func (r *Resource) ValidateStatus(obj *Object) error {
@@ -108,9 +115,10 @@ func NewCatalogue() *Catalogue {
 	all := append([]*Resource{projectResource(), configMapResource()}, identityResources()...)
 	all = append(all, workloadControllerResources()...)
 	all = append(all, quotaResources()...)
-	all = append(all, routeResource(), imageResource())
+	all = append(all, routeResource(), imageResource(), secretResource())
 	all = append(all, networkPolicyResource())
 	all = append(all, disruptionResources()...)
+	all = append(all, buildResources()...)
 	for _, r := range append(all, workloadResources()...) {
 		if _, dup := c.byPlural[r.Plural]; dup {
 			panic(fmt.Sprintf("resource %q registered twice", r.Plural))

@@ -31,6 +31,7 @@ import (
 	"github.com/slipway/slipway/auth/rbacsync"
 	"github.com/slipway/slipway/auth/tokens"
 	"github.com/slipway/slipway/server/controllers"
+	"github.com/slipway/slipway/server/controllers/builds"
 	"github.com/slipway/slipway/server/controllers/workloads"
 	"github.com/slipway/slipway/server/httpapi"
 	"github.com/slipway/slipway/server/informer"
@@ -94,8 +95,10 @@ type Server struct {
 	metrics   *prometheus.Registry
 	bootstrap bootstrap.Result
 	registry  *registry.Registry
-	cancel    context.CancelFunc
-	served    chan error
+	// controllerMetrics are shared by every controller of the server.
+	controllerMetrics *reconcile.Metrics
+	cancel            context.CancelFunc
+	served            chan error
 	// background tracks the goroutines (informers, controllers, periodic
 	// jobs) that cancel ends.
 	background sync.WaitGroup
@@ -193,6 +196,19 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 	s.goRun(base, logins.RunGroupSync)
 	s.goRun(base, func(ctx context.Context) { authenticator.Tokens.RecordLastUsed(ctx, svc, 0) })
 
+	if s.listener, err = net.Listen("tcp", cfg.Listen); err != nil {
+		return nil, fmt.Errorf("listen on %s: %w", cfg.Listen, err)
+	}
+	defer func() {
+		if err != nil {
+			s.listener.Close()
+		}
+	}()
+	// Listening before the controllers start gives them the registry's
+	// host (the API's port) from their first reconcile.
+	instantiator := &builds.Instantiator{Service: svc, Catalogue: catalogue, RegistryHost: s.registryHost,
+		Sources: &builds.Sources{Dir: filepath.Join(cfg.DataDir, "build-sources")}}
+
 	s.registry, err = registry.New(registry.Config{
 		Dir: filepath.Join(cfg.DataDir, "registry"), Store: st, Service: svc, Catalogue: catalogue,
 		Authenticator: authenticator, Authorizer: authorizer, Host: s.registryHost,
@@ -218,18 +234,22 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 		Informers:     informers,
 		Authority:     authority,
 		NodeClient:    nodeClient,
+		Builds:        instantiator,
 		Console:       web.Handler(),
 		ImageRegistry: s.registry,
 	})
 	svc.SetAdmission(handler.Admit)
-	s.runControllers(base, svc, catalogue, reconcile.NewMetrics(reg))
+	s.controllerMetrics = reconcile.NewMetrics(reg)
+	s.runControllers(base, svc, catalogue, s.controllerMetrics)
+	for _, c := range builds.Controllers(builds.Deps{Service: svc, Catalogue: catalogue, Instantiator: instantiator, Tokens: issuer,
+		Logger: log, BuilderRole: rbac.RoleBuilder}) {
+		c.Logger, c.Metrics = log, s.controllerMetrics
+		s.goRun(base, c.Run)
+	}
 	if err := s.runScheduler(base, svc, catalogue, reg); err != nil {
 		return nil, err
 	}
 
-	if s.listener, err = net.Listen("tcp", cfg.Listen); err != nil {
-		return nil, fmt.Errorf("listen on %s: %w", cfg.Listen, err)
-	}
 	s.http = &http.Server{
 		Handler:           handler,
 		TLSConfig:         tlsConfig,

@@ -22,11 +22,11 @@ func TestValidateRoleRef(t *testing.T) {
 		{"cluster role cluster-wide", rbac.RoleClusterAdmin, true, nil, ""},
 		{"system role cluster-wide", rbac.RoleNode, true, nil, ""},
 		{"cluster role in a role binding", rbac.RoleClusterAdmin, false, errdefs.ErrInvalid,
-			`roleRef.name: role "cluster-admin" is a cluster role and can only be bound by a ClusterRoleBinding (project roles: admin, edit, view)`},
+			`roleRef.name: role "cluster-admin" is a cluster role and can only be bound by a ClusterRoleBinding (project roles: admin, edit, system:builder, view)`},
 		{"unknown role", "superuser", true, errdefs.ErrInvalid,
-			`roleRef.name: role "superuser" does not exist (roles: cluster-admin, cluster-reader, self-provisioner, system:builder, system:node, system:router, system:sdn, system:webhook, admin, edit, view)`},
+			`roleRef.name: role "superuser" does not exist (roles: cluster-admin, cluster-reader, self-provisioner, system:node, system:router, system:sdn, system:webhook, admin, edit, system:builder, view)`},
 		{"unknown project role", "owner", false, errdefs.ErrInvalid,
-			`roleRef.name: role "owner" does not exist (roles: admin, edit, view)`},
+			`roleRef.name: role "owner" does not exist (roles: admin, edit, system:builder, view)`},
 		{"empty", "", false, errdefs.ErrInvalid, "roleRef.name: is required"},
 	}
 	for _, tc := range tests {

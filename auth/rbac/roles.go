@@ -80,9 +80,9 @@ var (
 	readableDetails = []PolicyRule{
 		{Verbs: read, Resources: []string{
 			"deployments/status", "replicasets/status", "pods/status", "services/status", "routes/status",
-			"builds/status", "jobs/status", "poddisruptionbudgets/status", "images/status", "events",
+			"buildconfigs/status", "builds/status", "jobs/status", "poddisruptionbudgets/status", "images/status", "events",
 		}},
-		{Verbs: []string{VerbGet}, Resources: []string{"deployments/log", "pods/log", "builds/log"}},
+		{Verbs: []string{VerbGet}, Resources: []string{"deployments/log", "pods/log", "builds/log", "builds/source"}},
 	}
 )
 
@@ -103,7 +103,7 @@ var builtinRoles = []Role{
 				"configmaps", "rolebindings", "serviceaccounts",
 				"deployments", "deployments/status", "replicasets", "replicasets/status", "pods", "pods/status",
 				"services", "services/status", "endpoints", "routes", "routes/status",
-				"buildconfigs", "builds", "builds/status", "images", "images/status", "events",
+				"buildconfigs", "buildconfigs/status", "builds", "builds/status", "images", "images/status", "events",
 				"resourcequotas", "resourcequotas/status", "limitranges",
 				"jobs", "jobs/status", "networkpolicies", "poddisruptionbudgets", "poddisruptionbudgets/status",
 			}},
@@ -125,7 +125,8 @@ var builtinRoles = []Role{
 		Description: "The node agent: run pods, report pod and node status, record events.",
 		Rules: []PolicyRule{
 			{Verbs: read, Resources: []string{"pods", "nodes", "services", "endpoints", "configmaps", "secrets"}},
-			{Verbs: []string{VerbGet}, Resources: []string{"images"}},
+			// Images to pull, and the uploaded source of binary builds.
+			{Verbs: []string{VerbGet}, Resources: []string{"images", "builds/source"}},
 			{Verbs: append(slices.Clone(read), modify...), Resources: []string{"pods/status", "nodes/status"}},
 			{Verbs: []string{VerbCreate, VerbUpdate, VerbPatch}, Resources: []string{"nodes", "events"}},
 			// Releasing a deleted pod's termination finalizer once it stopped
@@ -156,13 +157,15 @@ var builtinRoles = []Role{
 		},
 	},
 	{
-		// A build reads its Build and BuildConfig, pushes its image to the
-		// registry (which checks get/create/update on images) and reports
-		// progress through builds/status.
-		Name: RoleBuilder, Scope: ClusterRole,
-		Description: "Build pods: read builds, push images, report build status.",
+		// A build reads its Build and BuildConfig and its uploaded source,
+		// pushes its image to the registry (which checks get/create/update
+		// on images) and reports progress through builds/status. The build
+		// controller binds it in each project to that project's "builder"
+		// service account, whose short-lived token build pods push with.
+		Name: RoleBuilder, Scope: ProjectRole,
+		Description: "Build pods: read builds and their source, push images, report build status.",
 		Rules: []PolicyRule{
-			{Verbs: []string{VerbGet}, Resources: []string{"buildconfigs", "builds"}},
+			{Verbs: []string{VerbGet}, Resources: []string{"buildconfigs", "builds", "builds/source"}},
 			{Verbs: []string{VerbGet, VerbCreate, VerbUpdate, VerbPatch}, Resources: []string{"images"}},
 			{Verbs: modify, Resources: []string{"builds/status"}},
 		},

@@ -222,8 +222,8 @@ func TestRoles(t *testing.T) {
 	for _, r := range roles {
 		names = append(names, r.Name)
 	}
-	want := []string{"cluster-admin", "cluster-reader", "self-provisioner", "system:builder", "system:node",
-		"system:router", "system:sdn", "system:webhook", "admin", "edit", "view"}
+	want := []string{"cluster-admin", "cluster-reader", "self-provisioner", "system:node",
+		"system:router", "system:sdn", "system:webhook", "admin", "edit", "system:builder", "view"}
 	if !slices.Equal(names, want) {
 		t.Errorf("Roles() = %v, want %v", names, want)
 	}

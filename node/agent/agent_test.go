@@ -58,6 +58,7 @@ func TestAgent(t *testing.T) {
 		t.Run("OOMKilled", e.testOOM)
 		t.Run("MissingImage", e.testMissingImage)
 		t.Run("PullsFromRegistry", e.testRegistryPull)
+		t.Run("SecretEnv", e.testSecretEnv)
 		t.Run("DeleteStopsGracefully", e.testDelete)
 		t.Run("LogsAndExec", e.testLogsAndExec)
 		t.Run("LogRotation", e.testLogRotation)

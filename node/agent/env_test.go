@@ -44,6 +44,7 @@ var (
 	podsRes             = lookup(api.PodsResource)
 	nodesRes            = lookup(api.NodesResource)
 	leasesRes           = lookup(api.LeasesResource)
+	secretsRes          = lookup(api.SecretsResource)
 	projectsRes         = lookup(api.ProjectsResource)
 	serviceaccountsRes  = lookup("serviceaccounts")
 	clusterrolebindings = lookup("clusterrolebindings")

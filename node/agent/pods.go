@@ -322,8 +322,18 @@ func (a *Agent) startPod(ctx context.Context, pod *api.Pod, st *podState) (time.
 		return delay, a.writeStatus(ctx, pod, st, nil)
 	}
 	st.imageDelay = 0
-	spec := toPodspec(pod)
-	_, err := a.rt.RunPod(ctx, spec)
+	secrets, err := a.podSecrets(ctx, pod)
+	if err != nil {
+		if !errors.Is(err, errMissingSecret) {
+			return 0, err
+		}
+		for _, c := range pod.Spec.Containers {
+			st.waiting[c.Name] = api.ContainerStateWaiting{Reason: ReasonConfigError, Message: err.Error()}
+		}
+		return a.cfg.RestartBackoff, a.writeStatus(ctx, pod, st, nil)
+	}
+	spec := toPodspec(pod, secrets)
+	_, err = a.rt.RunPod(ctx, spec)
 	if err != nil {
 		reason := ReasonCreateError
 		if errors.Is(err, runtime.ErrInvalid) {
@@ -563,7 +573,7 @@ func (a *Agent) runProbes(ctx context.Context, uid string, c api.Container, targ
 }
 
 // toPodspec maps the API's pod onto the runtime's input.
-func toPodspec(pod *api.Pod) podspec.Pod {
+func toPodspec(pod *api.Pod, secrets map[string]map[string][]byte) podspec.Pod {
 	out := podspec.Pod{UID: pod.Metadata.UID, Project: pod.Metadata.Project, Name: pod.Metadata.Name}
 	for _, c := range pod.Spec.Containers {
 		pc := podspec.Container{
@@ -574,7 +584,7 @@ func toPodspec(pod *api.Pod) podspec.Pod {
 			},
 		}
 		for _, e := range c.Env {
-			pc.Env = append(pc.Env, podspec.EnvVar{Name: e.Name, Value: e.Value})
+			pc.Env = append(pc.Env, podspec.EnvVar{Name: e.Name, Value: envValue(e, secrets)})
 		}
 		for _, p := range c.Ports {
 			pc.Ports = append(pc.Ports, podspec.ContainerPort{Name: p.Name, ContainerPort: p.ContainerPort, HostPort: p.HostPort, HostIP: p.HostIP, Protocol: p.Protocol})

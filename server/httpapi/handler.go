@@ -25,6 +25,7 @@ import (
 	"github.com/slipway/slipway/auth/login"
 	"github.com/slipway/slipway/auth/rbac"
 	"github.com/slipway/slipway/auth/tokens"
+	"github.com/slipway/slipway/server/controllers/builds"
 	"github.com/slipway/slipway/server/informer"
 	"github.com/slipway/slipway/server/pki"
 	"github.com/slipway/slipway/server/resource"
@@ -63,6 +64,9 @@ type Config struct {
 	// NodeClient calls node agents (mutual TLS with the cluster CA) for
 	// logs and exec.
 	NodeClient *http.Client
+	// Builds starts builds (instantiate, webhooks) and keeps uploaded
+	// sources; nil serves no builds.
+	Builds *builds.Instantiator
 	// Console serves the web console at every path the API does not own.
 	Console http.Handler
 	// ImageRegistry serves the OCI distribution API at /v2/ (it
@@ -168,6 +172,9 @@ type target struct {
 	project     string // "" for cluster-scoped, store.AllProjects across projects
 	name        string
 	subresource string
+	// webhookSecret and webhookType are the last segments of a webhook URL
+	// (…/buildconfigs/{name}/webhooks/{secret}/{type}).
+	webhookSecret, webhookType string
 }
 
 // parsePath maps /api/v1/… to a target:
@@ -185,6 +192,10 @@ func (h *Handler) parsePath(path string) (target, error) {
 			}
 			t.res, t.project = res, segs[1]
 			segs = segs[3:]
+			if len(segs) == 4 && res.Plural == api.BuildConfigsResource && segs[1] == "webhooks" {
+				t.webhookSecret, t.webhookType = segs[2], segs[3]
+				segs = segs[:2]
+			}
 			return t, t.setItem(segs)
 		}
 	}

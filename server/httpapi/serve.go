@@ -27,6 +27,9 @@ var subresources = map[string][]api.Subresource{
 	api.PodsResource:            {{Name: "log", Verbs: []string{"get"}}, {Name: "exec", Verbs: []string{"create"}}, {Name: "eviction", Verbs: []string{"create"}}},
 	api.NodesResource:           {{Name: "certificate", Verbs: []string{"create"}}},
 	api.DeploymentsResource:     {{Name: "scale", Verbs: []string{"get", "update", "patch"}}, {Name: "rollback", Verbs: []string{"create"}}},
+	// webhooks are served at …/webhooks/{secret}/{github|gitlab|generic}.
+	api.BuildConfigsResource: {{Name: "instantiate", Verbs: []string{"create"}}, {Name: "webhooks", Verbs: []string{"create"}}},
+	api.BuildsResource:       {{Name: "log", Verbs: []string{"get"}}, {Name: "source", Verbs: []string{"get"}}},
 }
 
 // subresourcesOf lists every subresource of res.
@@ -92,6 +95,14 @@ func (h *Handler) serveResource(w http.ResponseWriter, r *http.Request) {
 		h.setPassword(rec, r, t.name, caller.Name == t.name)
 	case t.subresource == "token" && verb == "create":
 		h.issueServiceAccountToken(rec, r, t.project, t.name)
+	case t.subresource == "log" && verb == "get" && t.res.Plural == api.BuildsResource:
+		h.buildLog(rec, r, t)
+	case t.subresource == "source" && verb == "get":
+		h.buildSource(rec, r, t)
+	case t.subresource == "instantiate" && verb == "create":
+		h.instantiateBuild(rec, r, t)
+	case t.subresource == "webhooks" && verb == "create":
+		h.buildWebhook(rec, r, t)
 	case t.subresource == "log" && verb == "get":
 		h.podLog(rec, r, t)
 	case t.subresource == "exec" && verb == "create":
