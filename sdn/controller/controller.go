@@ -4,8 +4,9 @@
 // recorded in the node's slipway.io/node-subnet annotation; a stable IP
 // and MAC per pod in its slipway.io/pod-network annotation), and keeps the
 // OVN Northbound database in step: a cluster router, a logical switch per
-// node with its router and management ports, a port per pod, and the port
-// groups and ACLs that isolate projects and apply network policies. Every
+// node with its router and management ports, a port per pod, the port
+// groups and ACLs that isolate projects and apply network policies, and a
+// load balancer per service VIP over its ready endpoints. Every
 // row it writes carries external_ids:slipway:key; each sync reads its rows,
 // compares them with the wanted ones and writes only the differences in
 // one transaction, so a restart converges without churn.
@@ -54,14 +55,16 @@ type Config struct {
 
 // Controller keeps OVN and the address annotations in step with the API.
 type Controller struct {
-	cfg      Config
-	cluster  netip.Prefix
-	log      *slog.Logger
-	changed  chan struct{}
-	pods     *mirror[api.Pod]
-	nodes    *mirror[api.Node]
-	projects *mirror[api.Project]
-	policies *mirror[api.NetworkPolicy]
+	cfg       Config
+	cluster   netip.Prefix
+	log       *slog.Logger
+	changed   chan struct{}
+	pods      *mirror[api.Pod]
+	nodes     *mirror[api.Node]
+	projects  *mirror[api.Project]
+	policies  *mirror[api.NetworkPolicy]
+	services  *mirror[api.Service]
+	endpoints *mirror[api.Endpoints]
 
 	// assigned holds addresses written by this controller that the pod
 	// mirror may not show yet; owned by Run.
@@ -132,6 +135,8 @@ func New(cfg Config) (*Controller, error) {
 	c.nodes = newMirror(cfg.Client, lookup(api.NodesResource), func(n *api.Node) *api.ObjectMeta { return &n.Metadata }, c.notify, c.log)
 	c.projects = newMirror(cfg.Client, lookup(api.ProjectsResource), func(p *api.Project) *api.ObjectMeta { return &p.Metadata }, c.notify, c.log)
 	c.policies = newMirror(cfg.Client, lookup(api.NetworkPoliciesResource), func(p *api.NetworkPolicy) *api.ObjectMeta { return &p.Metadata }, c.notify, c.log)
+	c.services = newMirror(cfg.Client, lookup(api.ServicesResource), func(s *api.Service) *api.ObjectMeta { return &s.Metadata }, c.notify, c.log)
+	c.endpoints = newMirror(cfg.Client, lookup(api.EndpointsResource), func(e *api.Endpoints) *api.ObjectMeta { return &e.Metadata }, c.notify, c.log)
 	if cfg.Registerer != nil {
 		c.metrics = &metrics{
 			syncs: prometheus.NewCounter(prometheus.CounterOpts{Name: "slipway_sdn_syncs_total", Help: "Northbound syncs that succeeded."}),
@@ -182,7 +187,7 @@ func (c *Controller) Run(ctx context.Context) error {
 		cancel()
 		wg.Wait()
 	}()
-	for _, m := range []interface{ run(context.Context) }{c.pods, c.nodes, c.projects, c.policies} {
+	for _, m := range []interface{ run(context.Context) }{c.pods, c.nodes, c.projects, c.policies, c.services, c.endpoints} {
 		wg.Go(func() { m.run(ctx) })
 	}
 	timer := time.NewTimer(time.Hour)
@@ -230,7 +235,9 @@ func (c *Controller) sync(ctx context.Context) error {
 	pods, ok2 := c.pods.snapshot()
 	projects, ok3 := c.projects.snapshot()
 	policies, ok4 := c.policies.snapshot()
-	if !ok1 || !ok2 || !ok3 || !ok4 {
+	services, ok5 := c.services.snapshot()
+	endpointList, ok6 := c.endpoints.snapshot()
+	if !ok1 || !ok2 || !ok3 || !ok4 || !ok5 || !ok6 {
 		return nil // never act on a partial view: it would delete rows
 	}
 	nodeNets, err := c.assignSubnets(ctx, nodes)
@@ -238,7 +245,11 @@ func (c *Controller) sync(ctx context.Context) error {
 		return err
 	}
 	podNets, assignErr := c.assignAddresses(ctx, nodeNets, pods)
-	want := buildTopology(nodeNets, podNets, projects, policies)
+	endpoints := make(map[string]*api.Endpoints, len(endpointList))
+	for _, e := range endpointList {
+		endpoints[e.Metadata.Project+"/"+e.Metadata.Name] = e
+	}
+	want := buildTopology(nodeNets, podNets, projects, policies, services, endpoints)
 	cur, err := readNB(ctx, c.cfg.NB)
 	if err != nil {
 		return err

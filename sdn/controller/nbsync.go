@@ -18,6 +18,7 @@ type nbState struct {
 	lsps     map[ovsdb.UUID]ovsdb.LogicalSwitchPort
 	pgs      []ovsdb.PortGroup
 	acls     map[ovsdb.UUID]ovsdb.ACL
+	lbs      []ovsdb.LoadBalancer
 }
 
 // readNB reads every row of the tables the controller writes in one
@@ -26,7 +27,7 @@ func readNB(ctx context.Context, nb *ovsdb.Client) (*nbState, error) {
 	res, err := nb.Transact(ctx, ovsdb.NorthboundDB,
 		ovsdb.Select(ovsdb.TableLogicalRouter, nil), ovsdb.Select(ovsdb.TableLogicalRouterPort, nil),
 		ovsdb.Select(ovsdb.TableLogicalSwitch, nil), ovsdb.Select(ovsdb.TableLogicalSwitchPort, nil),
-		ovsdb.Select(ovsdb.TablePortGroup, nil), ovsdb.Select(ovsdb.TableACL, nil))
+		ovsdb.Select(ovsdb.TablePortGroup, nil), ovsdb.Select(ovsdb.TableACL, nil), ovsdb.Select(ovsdb.TableLoadBalancer, nil))
 	if err != nil {
 		return nil, fmt.Errorf("read Northbound: %w", err)
 	}
@@ -61,6 +62,9 @@ func readNB(ctx context.Context, nb *ovsdb.Client) (*nbState, error) {
 	}
 	for _, a := range acls {
 		s.acls[a.UUID] = a
+	}
+	if s.lbs, err = decodeOwned(res[6].Rows, ovsdb.LoadBalancerFromRow, func(r ovsdb.LoadBalancer) map[string]string { return r.ExternalIDs }); err != nil {
+		return nil, err
 	}
 	return s, nil
 }
@@ -175,6 +179,9 @@ func diff(cur *nbState, want *topology) *plan {
 		removeFrom(p, ovsdb.TableLogicalRouter, curRouter.UUID, "ports", gone)
 	}
 
+	// Load balancers, attached to every switch below.
+	lbRefs := diffLoadBalancers(p, cur.lbs, want.loadBalancers)
+
 	// Switches and their ports; lspRef resolves port keys for port groups.
 	lspRef := map[string]any{}
 	switches, extraSwitches := pickOwned(cur.switches, func(s ovsdb.LogicalSwitch) string { return s.ExternalIDs[KeyExternalID] })
@@ -188,9 +195,10 @@ func diff(cur *nbState, want *topology) *plan {
 		curPorts := map[string]ovsdb.LogicalSwitchPort{}
 		if exists {
 			ref = c.UUID
-			if c.Name != w.ls.Name || !maps.Equal(c.ExternalIDs, w.ls.ExternalIDs) {
+			if c.Name != w.ls.Name || !maps.Equal(c.ExternalIDs, w.ls.ExternalIDs) || !sameMembers(c.LoadBalancers, lbRefs) {
 				p.add(ovsdb.Update(ovsdb.TableLogicalSwitch, byUUID(c.UUID), map[string]any{
-					"name": w.ls.Name, "external_ids": ovsdb.Map[string, string](w.ls.ExternalIDs)}))
+					"name": w.ls.Name, "external_ids": ovsdb.Map[string, string](w.ls.ExternalIDs),
+					"load_balancer": ovsdb.Set[any](lbRefs)}))
 			}
 			for _, u := range c.Ports {
 				if lsp, mine := cur.lsps[u]; mine {
@@ -200,7 +208,8 @@ func diff(cur *nbState, want *topology) *plan {
 		} else {
 			name := p.newName()
 			p.add(ovsdb.Insert(ovsdb.TableLogicalSwitch, map[string]any{
-				"name": w.ls.Name, "external_ids": ovsdb.Map[string, string](w.ls.ExternalIDs)}, name))
+				"name": w.ls.Name, "external_ids": ovsdb.Map[string, string](w.ls.ExternalIDs),
+				"load_balancer": ovsdb.Set[any](lbRefs)}, name))
 			ref = ovsdb.NamedUUID(name)
 		}
 		for _, pkey := range sortedKeys(w.ports) {

@@ -44,6 +44,8 @@ type topology struct {
 	routerPorts map[string]ovsdb.LogicalRouterPort
 	switches    map[string]*switchSpec
 	portGroups  map[string]*portGroupSpec
+	// loadBalancers are attached to every node switch.
+	loadBalancers map[string]ovsdb.LoadBalancer
 }
 
 type switchSpec struct {
@@ -95,11 +97,12 @@ func shortHash(s string) string {
 }
 
 // buildTopology computes the wanted Northbound rows.
-func buildTopology(nodes []nodeNet, pods []podNet, projects []*api.Project, policies []*api.NetworkPolicy) *topology {
+func buildTopology(nodes []nodeNet, pods []podNet, projects []*api.Project, policies []*api.NetworkPolicy,
+	services []*api.Service, endpoints map[string]*api.Endpoints) *topology {
 	t := &topology{
 		router:      ovsdb.LogicalRouter{Name: RouterName, ExternalIDs: ids(KeyExternalID, "router")},
 		routerPorts: map[string]ovsdb.LogicalRouterPort{}, switches: map[string]*switchSpec{},
-		portGroups: map[string]*portGroupSpec{},
+		portGroups: map[string]*portGroupSpec{}, loadBalancers: map[string]ovsdb.LoadBalancer{},
 	}
 	nodeSwitch := map[string]*switchSpec{}
 	mgmt := &portGroupSpec{pg: ovsdb.PortGroup{Name: mgmtPortGroup, ExternalIDs: ids(KeyExternalID, "pg/mgmt")}, acls: map[string]ovsdb.ACL{}}
@@ -169,6 +172,7 @@ func buildTopology(nodes []nodeNet, pods []podNet, projects []*api.Project, poli
 	for _, np := range policies {
 		addPolicy(t, np, byProject, projectLabels)
 	}
+	addServices(t, services, endpoints)
 	for _, pg := range t.portGroups {
 		sort.Strings(pg.members)
 	}

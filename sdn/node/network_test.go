@@ -100,8 +100,9 @@ func inNetNS(path string, fn func() error) error {
 	return fnErr
 }
 
-// serve answers "hi" on each port inside the namespace until the test ends.
-func serve(t testing.TB, nsPath string, ports ...int) {
+// serve answers "hi <name>" on each port inside the namespace until the
+// test ends.
+func serve(t testing.TB, nsPath, name string, ports ...int) {
 	t.Helper()
 	for _, port := range ports {
 		var ln net.Listener
@@ -116,7 +117,7 @@ func serve(t testing.TB, nsPath string, ports ...int) {
 				if err != nil {
 					return
 				}
-				_, _ = c.Write([]byte("hi"))
+				_, _ = c.Write([]byte("hi " + name))
 				c.Close()
 			}
 		})
@@ -125,21 +126,27 @@ func serve(t testing.TB, nsPath string, ports ...int) {
 
 // tcp connects from the namespace and reads the greeting.
 func tcp(nsPath string, to netip.Addr, port int, timeout time.Duration) error {
+	_, err := greet(nsPath, to, port, timeout)
+	return err
+}
+
+// greet connects from the namespace and returns the greeting.
+func greet(nsPath string, to netip.Addr, port int, timeout time.Duration) (string, error) {
 	var c net.Conn
 	err := inNetNS(nsPath, func() (err error) {
 		c, err = net.DialTimeout("tcp", netip.AddrPortFrom(to, uint16(port)).String(), timeout)
 		return err
 	})
 	if err != nil {
-		return err
+		return "", err
 	}
 	defer c.Close()
 	_ = c.SetDeadline(time.Now().Add(timeout))
 	b, err := io.ReadAll(c)
-	if err != nil || string(b) != "hi" {
-		return fmt.Errorf("read %q: %v", b, err)
+	if err != nil || !strings.HasPrefix(string(b), "hi ") {
+		return "", fmt.Errorf("read %q: %v", b, err)
 	}
-	return nil
+	return string(b), nil
 }
 
 func ping(nsPath string, to netip.Addr) error {
@@ -203,7 +210,8 @@ func (s *stack) runPod(t testing.TB, project, name string, labels map[string]str
 // projects through the node Network, and checks: same-project pods talk
 // (ping and TCP), other projects are blocked both ways, the host reaches
 // every pod through the management port, a NetworkPolicy opens one port
-// to the other project, and detaching removes the bridge port.
+// to the other project, a service VIP balances over its endpoints for its
+// own project and follows them, and detaching removes the bridge port.
 func TestIsolation(t *testing.T) {
 	requirePeers(t)
 	b := make([]byte, 3)
@@ -283,8 +291,8 @@ func TestIsolation(t *testing.T) {
 	_, a1, a1ns := s.runPod(t, "alpha", "a1", map[string]string{"app": "web"})
 	a2uid, a2, a2ns := s.runPod(t, "alpha", "a2", nil)
 	_, b1, b1ns := s.runPod(t, "beta", "b1", nil)
-	for _, ns := range []string{a1ns, a2ns, b1ns} {
-		serve(t, ns, 80, 81)
+	for name, ns := range map[string]string{"a1": a1ns, "a2": a2ns, "b1": b1ns} {
+		serve(t, ns, name, 80, 81)
 	}
 	eventually(t, 20*time.Second, "a1 → a2 (same project) over TCP", func() error { return tcp(a1ns, a2, 80, 300*time.Millisecond) })
 	t.Logf("three pods created, attached and reachable in %s", time.Since(start))
@@ -334,6 +342,73 @@ func TestIsolation(t *testing.T) {
 	eventually(t, 10*time.Second, "b1 → a1:80 closed again", func() error {
 		if tcp(b1ns, a1, 80, 200*time.Millisecond) == nil {
 			return fmt.Errorf("still open")
+		}
+		return nil
+	})
+
+	// A service VIP balances over its endpoints, for its own project only,
+	// and follows the endpoints (which list ready pods).
+	var svc api.Service
+	if err := s.admin.Create(ctx, res(api.ServicesResource), "alpha", api.Service{Metadata: api.ObjectMeta{Name: "web"},
+		Spec: api.ServiceSpec{Ports: []api.ServicePort{{Name: "http", Port: 8000, TargetPort: &port}}}}, &svc); err != nil {
+		t.Fatal(err)
+	}
+	var vip netip.Addr
+	eventually(t, 10*time.Second, "cluster IP", func() (err error) {
+		if err := s.admin.Get(ctx, res(api.ServicesResource), "alpha", "web", &svc); err != nil {
+			return err
+		}
+		vip, err = netip.ParseAddr(svc.Status.ClusterIP)
+		return err
+	})
+	setEndpoints := func(ips ...netip.Addr) {
+		t.Helper()
+		var addrs []api.EndpointAddress
+		for _, ip := range ips {
+			addrs = append(addrs, api.EndpointAddress{IP: ip.String()})
+		}
+		eps := api.Endpoints{Metadata: api.ObjectMeta{Name: "web"}, Spec: api.EndpointsSpec{Subsets: []api.EndpointSubset{{
+			Addresses: addrs, Ports: []api.EndpointPort{{Name: "http", Port: 80}}}}}}
+		var cur api.Endpoints
+		if err := s.admin.Get(ctx, res(api.EndpointsResource), "alpha", "web", &cur); err == nil {
+			eps.Metadata.ResourceVersion = cur.Metadata.ResourceVersion
+			if err := s.admin.Update(ctx, res(api.EndpointsResource), "alpha", "web", eps, nil); err != nil {
+				t.Fatal(err)
+			}
+			return
+		}
+		if err := s.admin.Create(ctx, res(api.EndpointsResource), "alpha", eps, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	setEndpoints(a1, a2)
+	eventually(t, 10*time.Second, "the VIP balances over a1 and a2 (a2 calling it lands on itself too)", func() error {
+		seen := map[string]int{}
+		for i := 0; i < 20; i++ {
+			g, err := greet(a2ns, vip, 8000, 300*time.Millisecond)
+			if err != nil {
+				return err
+			}
+			seen[g]++
+		}
+		if seen["hi a1"] == 0 || seen["hi a2"] == 0 {
+			return fmt.Errorf("answers %v", seen)
+		}
+		return nil
+	})
+	if err := tcp(b1ns, vip, 8000, 500*time.Millisecond); err == nil {
+		t.Fatal("b1 (beta) reached alpha's service VIP")
+	}
+	setEndpoints(a1)
+	eventually(t, 10*time.Second, "the VIP follows the endpoints", func() error {
+		for i := 0; i < 10; i++ {
+			g, err := greet(a2ns, vip, 8000, 300*time.Millisecond)
+			if err != nil {
+				return err
+			}
+			if g != "hi a1" {
+				return fmt.Errorf("answer %q from a pod no longer an endpoint", g)
+			}
 		}
 		return nil
 	})
