@@ -82,6 +82,10 @@ type GitBuildSource struct {
 // BinaryBuildSource marks source uploaded when the build was started;
 // build pods fetch it from GET …/builds/{name}/source (a tar.gz).
 type BinaryBuildSource struct {
+	// URL is where the build pod fetches the archive (with its push
+	// token): https://HOST/api/v1/projects/P/builds/NAME/source (set on
+	// Builds).
+	URL string `json:"url,omitempty"`
 	// SHA256 is the digest of the uploaded archive (set on Builds).
 	SHA256 string `json:"sha256,omitempty"`
 	// Size is its length in bytes.

@@ -408,12 +408,14 @@ func TestBinarySourceUpload(t *testing.T) {
 		t.Fatalf("source %d bytes, uploaded %d", len(got), archive.Len())
 	}
 	pod := e.waitPod(t, b.Metadata.Name)
-	found := false
+	var inPod api.Build
 	for _, v := range pod.Spec.Containers[0].Env {
-		found = found || v.Name == "SLIPWAY_SOURCE_URL" && strings.HasSuffix(v.Value, "/builds/"+b.Metadata.Name+"/source")
+		if v.Name == "BUILD" {
+			_ = json.Unmarshal([]byte(v.Value), &inPod)
+		}
 	}
-	if !found {
-		t.Error("the build pod is not told where its source is")
+	if bin := inPod.Spec.Source.Binary; bin == nil || bin.URL != "https://"+e.Server.RegistryHost()+"/api/v1/projects/shop/builds/"+b.Metadata.Name+"/source" {
+		t.Errorf("the build pod is not told where its source is: %+v", inPod.Spec.Source)
 	}
 	err = e.c.Do(context.Background(), "POST", client.Path(res(api.BuildConfigsResource), e.project, "web", "instantiate"), "application/gzip", []byte("not gzip"), nil)
 	if err == nil || !strings.Contains(err.Error(), "gzip") {
@@ -534,4 +536,99 @@ func TestWebhooks(t *testing.T) {
 	if !slices.Equal(results, want) {
 		t.Errorf("deliveries %v, want %v", results, want)
 	}
+}
+
+// setTag plays the registry: it points tag of image project/name at digest.
+func (e *env) setTag(t *testing.T, project, name, tag, digest string) {
+	t.Helper()
+	ctx := context.Background()
+	images := res(api.ImagesResource)
+	var img api.Image
+	if err := e.c.Get(ctx, images, project, name, &img); err != nil {
+		if err := e.c.Create(ctx, images, project, map[string]any{"metadata": map[string]any{"name": name}, "spec": map[string]any{}}, &img); err != nil {
+			t.Fatalf("create image %s/%s: %v", project, name, err)
+		}
+	}
+	img.Status.Tags = []api.ImageTag{{Tag: tag, Digest: digest, Image: e.Server.RegistryHost() + "/" + project + "/" + name + "@" + digest, Created: time.Now().UTC()}}
+	if err := e.c.UpdateStatus(ctx, images, project, name, &img, nil); err != nil {
+		t.Fatalf("tag %s/%s:%s: %v", project, name, tag, err)
+	}
+}
+
+func TestImageTriggers(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	digestA, digestB := "sha256:"+strings.Repeat("a", 64), "sha256:"+strings.Repeat("b", 64)
+	// A deployment following web:latest automatically rolls to each new
+	// digest; one whose trigger is off stays.
+	for _, d := range []struct {
+		name string
+		auto bool
+	}{{"follows", true}, {"pinned", false}} {
+		labels := map[string]string{"app": d.name}
+		dep := api.Deployment{Metadata: api.ObjectMeta{Name: d.name}, Spec: api.DeploymentSpec{
+			Selector: &api.LabelSelector{MatchLabels: labels},
+			Template: api.PodTemplate{Metadata: api.TemplateMeta{Labels: labels},
+				Spec: api.PodSpec{Containers: []api.Container{{Name: "app", Image: "localhost/placeholder:v0"}}}},
+			Triggers: []api.DeploymentTrigger{{Type: api.ImageChangeTrigger,
+				ImageChange: &api.ImageChangeParams{From: "web:latest", ContainerNames: []string{"app"}, Automatic: d.auto}}},
+		}}
+		if err := e.c.Create(ctx, res(api.DeploymentsResource), e.project, dep, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	image := func(name string) string {
+		var d api.Deployment
+		if err := e.c.Get(ctx, res(api.DeploymentsResource), e.project, name, &d); err != nil {
+			t.Fatal(err)
+		}
+		return d.Spec.Template.Spec.Containers[0].Image
+	}
+	for _, digest := range []string{digestA, digestB} {
+		e.setTag(t, e.project, "web", "latest", digest)
+		want := e.Server.RegistryHost() + "/shop/web@" + digest
+		eventually(t, "deployment rolled to "+digest, func() error {
+			if got := image("follows"); got != want {
+				return fmt.Errorf("image %s, want %s", got, want)
+			}
+			return nil
+		})
+	}
+	if got := image("pinned"); got != "localhost/placeholder:v0" {
+		t.Errorf("a deployment without an automatic trigger moved to %s", got)
+	}
+
+	// A new builder image rebuilds the BuildConfigs built on it; the first
+	// digest a trigger sees is only recorded.
+	if err := e.c.Create(ctx, res(api.ProjectsResource), "", map[string]any{"metadata": map[string]any{"name": "slipway-system"}}, nil); err != nil && !strings.Contains(err.Error(), "exists") {
+		t.Fatal(err)
+	}
+	e.setTag(t, "slipway-system", "s2i-static", "latest", digestA)
+	e.createBC(t, "site", bcSpec(func(s *api.BuildConfigSpec) {
+		s.Triggers = []api.BuildTriggerPolicy{{Type: api.ImageChangeBuildTrigger, ImageChange: &api.BuildImageChangeTrigger{}}}
+	}))
+	eventually(t, "first builder digest recorded", func() error {
+		var bc api.BuildConfig
+		if err := e.c.Get(ctx, res(api.BuildConfigsResource), e.project, "site", &bc); err != nil {
+			return err
+		}
+		if len(bc.Status.ImageChangeTriggers) != 1 || bc.Status.ImageChangeTriggers[0].LastTriggeredImageID != digestA {
+			return fmt.Errorf("status %+v", bc.Status)
+		}
+		if bc.Status.LastVersion != 0 {
+			t.Fatalf("the first builder digest started a build")
+		}
+		return nil
+	})
+	e.setTag(t, "slipway-system", "s2i-static", "latest", digestB)
+	eventually(t, "rebuild on the new builder", func() error {
+		var b api.Build
+		if err := e.c.Get(ctx, res(api.BuildsResource), e.project, "site-1", &b); err != nil {
+			return err
+		}
+		if c := b.Spec.TriggeredBy[0]; c.Type != api.ImageChangeBuildTrigger || c.ImageID != digestB {
+			t.Fatalf("cause %+v", c)
+		}
+		return nil
+	})
 }

@@ -33,10 +33,11 @@
 //     builds and their source, push images), expiring 15 minutes after the
 //     deadline and revoked when the build ends. For a private repository,
 //     SOURCE_TOKEN (the source secret's password or token key) or
-//     SOURCE_SSH_KEY (its ssh-privatekey key), also by secretKeyRef. For a
-//     binary build, SLIPWAY_SOURCE_URL: https://HOST/api/v1/projects/P/
-//     builds/NAME/source, the uploaded tar.gz (readable with the push
-//     token or the node's token).
+//     SOURCE_SSH_KEY (its ssh-privatekey key), also by secretKeyRef. A
+//     binary build has spec.source.type Binary and spec.source.binary.url
+//     https://HOST/api/v1/projects/P/builds/NAME/source, the uploaded
+//     tar.gz (readable with the push token or the node's token).
+//   - A commit override is spec.revision.commit.
 //   - The result: the build container's exit code (0 = Complete, anything
 //     else = Failed) and its terminated state's message, JSON
 //     api.BuildResult {"commit","author","message","outputDigest","image"}

@@ -233,7 +233,8 @@ func (in *Instantiator) newBuild(ctx context.Context, bc *api.BuildConfig, n int
 	spec.Output.To = &api.ImageReference{Kind: api.DockerImageKind, Name: to}
 	if req.Binary != nil {
 		spec.Source.Type = api.BuildSourceBinary
-		spec.Source.Binary = &api.BinaryBuildSource{SHA256: req.Binary.SHA256, Size: req.Binary.Size}
+		spec.Source.Binary = &api.BinaryBuildSource{SHA256: req.Binary.SHA256, Size: req.Binary.Size,
+			URL: "https://" + in.RegistryHost() + "/api/v1/projects/" + project + "/builds/" + buildName(bc.Metadata.Name, n) + "/source"}
 	}
 	cause := req.Cause
 	if cause.Type == "" {

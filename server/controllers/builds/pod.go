@@ -15,7 +15,6 @@ import (
 const (
 	EnvBuild      = "BUILD"
 	EnvPushToken  = "SLIPWAY_PUSH_TOKEN"
-	EnvSourceURL  = "SLIPWAY_SOURCE_URL"
 	EnvSourceTok  = "SOURCE_TOKEN"
 	EnvSourceSSH  = "SOURCE_SSH_KEY"
 	pushSecretSfx = "-push"
@@ -63,10 +62,6 @@ func (b *Builds) buildPod(ctx context.Context, build *api.Build) (*api.Pod, stri
 		return nil, "", err
 	}
 	env = append([]api.EnvVar{{Name: EnvBuild, Value: string(raw)}, secretEnv(EnvPushToken, PushSecretName(name), api.TokenKey)}, env...)
-	if build.Spec.Source.Binary != nil && b.Instantiator != nil {
-		env = append(env, api.EnvVar{Name: EnvSourceURL,
-			Value: "https://" + b.Instantiator.RegistryHost() + "/api/v1/projects/" + build.Metadata.Project + "/builds/" + name + "/source"})
-	}
 	res := build.Spec.Resources
 	limits := api.ResourceList{api.ResourceCPU: api.DefaultBuildCPULimit, api.ResourceMemory: api.DefaultBuildMemoryLimit}
 	for k, v := range res.Limits {

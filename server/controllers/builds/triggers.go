@@ -16,7 +16,7 @@ import (
 
 // ImagesResource is the registry's resource: one object per repository
 // <project>/<name>, whose status.tags say where each tag points.
-const ImagesResource = "images"
+const ImagesResource = api.ImagesResource
 
 // imageTags is the part of an images object the triggers read.
 type imageTags struct {
