@@ -27,6 +27,12 @@ type Image struct {
 	Status     ImageStatus `json:"status,omitempty"`
 }
 
+// ImageRepositoryFinalizer is on every Image: the registry removes it
+// once it has deleted the repository's tags, manifests and blob links
+// (the blobs themselves go at the next garbage collection). Deleting an
+// Image, or its project, deletes the repository.
+const ImageRepositoryFinalizer = "slipway.io/registry-repository"
+
 // ImageSpec is the user-owned part of an Image; it is empty today (an
 // image is created by pushing to its repository, or by creating it empty
 // before the first push).
@@ -135,6 +141,7 @@ func (s *ImageStatus) Validate() error {
 
 func imageResource() *Resource {
 	return &Resource{Plural: ImagesResource, Kind: "Image", Scope: ProjectScoped, HasStatus: true,
+		Finalizers: []string{ImageRepositoryFinalizer},
 		validateSpec: func(o *Object) error {
 			if err := forbid(o.Data, "data", "Image"); err != nil {
 				return err

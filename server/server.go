@@ -218,6 +218,9 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 		return nil, err
 	}
 	s.goRun(base, s.registry.RunGC)
+	images, _ := catalogue.Lookup(api.ImagesResource)
+	repositories := &reconcile.Controller{Name: "registry-repositories", Resource: images, Service: svc, Logger: log,
+		Reconciler: s.registry.Repositories()}
 
 	handler := httpapi.New(httpapi.Config{
 		Service:       svc,
@@ -241,6 +244,8 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 	svc.SetAdmission(handler.Admit)
 	s.controllerMetrics = reconcile.NewMetrics(reg)
 	s.runControllers(base, svc, catalogue, s.controllerMetrics)
+	repositories.Metrics = s.controllerMetrics
+	s.goRun(base, repositories.Run)
 	for _, c := range builds.Controllers(builds.Deps{Service: svc, Catalogue: catalogue, Instantiator: instantiator, Tokens: issuer,
 		Logger: log, BuilderRole: rbac.RoleBuilder}) {
 		c.Logger, c.Metrics = log, s.controllerMetrics

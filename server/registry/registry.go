@@ -79,6 +79,7 @@ type Metadata interface {
 	RegistryTagDigests(ctx context.Context, repo string) ([]store.RegistryTag, error)
 	RegistryRepositoryExists(ctx context.Context, repo string) (bool, error)
 	RegistryRepositories(ctx context.Context) ([]store.RegistryRepository, error)
+	DeleteRegistryRepository(ctx context.Context, repo string) ([]string, error)
 	CreateRegistryUpload(ctx context.Context, repo, id string, hashState []byte) error
 	RegistryUpload(ctx context.Context, repo, id string) (store.RegistryUpload, error)
 	AdvanceRegistryUpload(ctx context.Context, from int64, u store.RegistryUpload) error

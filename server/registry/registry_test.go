@@ -450,3 +450,61 @@ func TestUploadsManifestsAndGC(t *testing.T) {
 		t.Fatalf("second collection took %v, want the layer and the config", res.Blobs)
 	}
 }
+
+// TestDeletingImageDeletesRepository: deleting the Image object, or the
+// project, empties the repository; GC then takes its blobs.
+func TestDeletingImageDeletesRepository(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	layer := e.pushBlob(t, e.alice, "shop/gone", []byte("layer of gone"))
+	config := e.pushBlob(t, e.alice, "shop/gone", []byte("{}"))
+	if code, body, _ := e.pushManifest(t, e.alice, "shop/gone", "latest", config, layer); code != http.StatusCreated {
+		t.Fatalf("push manifest = %d %s", code, body)
+	}
+	bobLayer := e.pushBlob(t, e.bob, "other/app", []byte("layer of bob"))
+	if code, body, _ := e.pushManifest(t, e.bob, "other/app", "v1", e.pushBlob(t, e.bob, "other/app", []byte("{}")), bobLayer); code != http.StatusCreated {
+		t.Fatalf("push bob's manifest = %d %s", code, body)
+	}
+	var img api.Image
+	if err := e.Client(t, e.alice).Get(ctx, lookup(api.ImagesResource), "shop", "gone", &img); err != nil {
+		t.Fatal(err)
+	}
+	if len(img.Metadata.Finalizers) != 1 || img.Metadata.Finalizers[0] != api.ImageRepositoryFinalizer {
+		t.Fatalf("finalizers %v", img.Metadata.Finalizers)
+	}
+	if err := e.Client(t, e.alice).Delete(ctx, lookup(api.ImagesResource), "shop", "gone", nil); err != nil {
+		t.Fatal(err)
+	}
+	// The project goes too, with its image.
+	if err := e.Client(t, e.bob).Delete(ctx, lookup(api.ProjectsResource), "", "other", nil); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, func() error {
+		code, body := e.do(t, "GET", "/v2/shop/gone/tags/list", e.alice, nil, nil)
+		if code != http.StatusNotFound {
+			return fmt.Errorf("tags of the deleted image: %d %s", code, body)
+		}
+		return nil
+	})
+	waitFor(t, func() error {
+		err := e.Admin.Get(ctx, lookup(api.ProjectsResource), "", "other", nil)
+		if err == nil {
+			return fmt.Errorf("project other still there")
+		}
+		return nil
+	})
+	if code, _ := e.do(t, "HEAD", "/v2/shop/gone/blobs/"+layer, e.alice, nil, nil); code != http.StatusNotFound {
+		t.Fatalf("blob of the deleted repository HEAD = %d", code)
+	}
+	res, err := e.Server.Registry().CollectGarbage(ctx, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	gone := map[string]bool{}
+	for _, d := range res.Blobs {
+		gone[d] = true
+	}
+	if !gone[layer] || !gone[config] || !gone[bobLayer] {
+		t.Fatalf("GC after the deletes took %v, want %s, %s and %s", res.Blobs, layer, config, bobLayer)
+	}
+}

@@ -402,6 +402,39 @@ func (s *Store) RegistryRepositoryExists(ctx context.Context, repo string) (bool
 	return ok, nil
 }
 
+// DeleteRegistryRepository deletes everything repo holds: tags,
+// manifests, blob links and upload sessions, whose ids it returns (the
+// caller removes their files). Blobs stay until garbage collection finds
+// them unreferenced.
+func (s *Store) DeleteRegistryRepository(ctx context.Context, repo string) ([]string, error) {
+	project, err := repoProject(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var uploads []string
+	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		for _, q := range []string{
+			`DELETE FROM registry_tags WHERE project = $1 AND repo = $2`,
+			`DELETE FROM registry_manifests WHERE project = $1 AND repo = $2`,
+			`DELETE FROM registry_repo_blobs WHERE project = $1 AND repo = $2`,
+		} {
+			if _, err := tx.Exec(ctx, q, project, repo); err != nil {
+				return err
+			}
+		}
+		rows, err := tx.Query(ctx, `DELETE FROM registry_uploads WHERE project = $1 AND repo = $2 RETURNING id`, project, repo)
+		if err != nil {
+			return err
+		}
+		uploads, err = pgx.CollectRows(rows, pgx.RowTo[string])
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("delete repository %s/%s: %w", project, repo, err)
+	}
+	return uploads, nil
+}
+
 // RegistryRepositories lists every repository holding a manifest, in
 // project then name order (the catalogue; the caller filters by access).
 func (s *Store) RegistryRepositories(ctx context.Context) ([]RegistryRepository, error) {
