@@ -76,6 +76,7 @@ bench: deps
 	$(GO) test -run '^$$' -bench 'BenchmarkAuthenticateToken' -benchtime 200000x -timeout 10m ./auth/authn/
 	$(GO) test -run '^$$' -bench 'BenchmarkLogin' -benchtime 200x -timeout 10m ./server/
 	$(GO) test -run '^$$' -bench 'BenchmarkAuthorize' -timeout 10m ./auth/rbac/
+	$(GO) test -run '^$$' -bench 'BenchmarkBlobPushPull' -benchtime 10x -timeout 10m ./server/registry/
 	$(GO) test -run '^$$' -bench 'BenchmarkSchedule' -benchtime 2x -timeout 10m ./server/scheduler/
 	$(GO) test -run '^$$' -bench . -benchtime 20x -timeout 10m ./router/...
 	$(GO) test -run '^$$' -bench 'PodStartToServing' -benchtime 1x -timeout 10m ./node/runtime/

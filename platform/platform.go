@@ -128,6 +128,9 @@ func Start(ctx context.Context, cfg Config) (_ *Platform, err error) {
 		return nil, err
 	}
 	ncfg.Logger, ncfg.Registerer = cfg.Logger, p.api.Metrics()
+	if ncfg.RegistryHost == "" {
+		ncfg.RegistryHost = p.api.RegistryHost()
+	}
 	if p.sdn != nil {
 		ncfg.OVN = &host.OVNConfig{SouthboundRemote: p.sdn.central.SouthboundEndpoint(), EncapIP: cfg.Network.EncapIP,
 			DatapathType: cfg.Network.DatapathType, ClusterCIDR: cfg.Network.ClusterCIDR}

@@ -75,6 +75,7 @@ type serverFlags struct {
 	hosts             []string
 	configFile        string
 	bootstrapPassFile string
+	registryHost      string
 }
 
 func (f *serverFlags) add(cmd *cobra.Command) {
@@ -83,10 +84,12 @@ func (f *serverFlags) add(cmd *cobra.Command) {
 	cmd.Flags().StringVar(&f.configFile, "config", "", "configuration file (YAML) with the identity providers; default: local accounts only")
 	cmd.Flags().StringVar(&f.bootstrapPassFile, "bootstrap-password-file", "",
 		"file holding the admin's first password (else $SLIPWAY_BOOTSTRAP_PASSWORD, else one is generated and printed once)")
+	cmd.Flags().StringVar(&f.registryHost, "registry-host", "",
+		"host[:port] clients and nodes use for the image registry at /v2/ (default localhost:<listen port>); image references recorded in images' status start with it")
 }
 
 func (f *serverFlags) config() (server.Config, error) {
-	cfg := server.Config{Listen: f.listen, Hosts: f.hosts, Version: version.String(), Identity: login.DefaultConfig()}
+	cfg := server.Config{Listen: f.listen, Hosts: f.hosts, RegistryHost: f.registryHost, Version: version.String(), Identity: login.DefaultConfig()}
 	if f.configFile != "" {
 		var err error
 		if cfg.Identity, err = login.LoadConfig(f.configFile); err != nil {
@@ -185,6 +188,7 @@ func newNode() *cobra.Command {
 		conn                             connFlags
 		name, dataDir, listen, advertise string
 		podSubnet, bridge, metricsListen string
+		registryHost                     string
 		ovn                              host.OVNConfig
 	)
 	cmd := &cobra.Command{
@@ -212,7 +216,7 @@ The token is a service-account token bound to the system:node role.`,
 				return err
 			}
 			hcfg := host.Config{Name: name, Dir: dataDir, Client: c, Listen: listen, Advertise: advertise,
-				PodSubnet: podSubnet, Bridge: bridge, Registerer: metrics.Registry(), Logger: log}
+				PodSubnet: podSubnet, Bridge: bridge, RegistryHost: registryHost, Registerer: metrics.Registry(), Logger: log}
 			if ovn.SouthboundRemote != "" {
 				hcfg.OVN = &ovn
 			}
@@ -236,6 +240,7 @@ The token is a service-account token bound to the system:node role.`,
 	f.StringVar(&advertise, "advertise", "", "address the API server uses to reach the endpoint (default: the listen address)")
 	f.StringVar(&podSubnet, "pod-subnet", host.DefaultPodSubnet, "address range of this node's pods")
 	f.StringVar(&bridge, "bridge", "", "name of the pod bridge (default slipway0)")
+	f.StringVar(&registryHost, "registry-host", "", "host[:port] of Slipway's image registry as image references name it (default: the server's host and port)")
 	f.StringVar(&metricsListen, "metrics-listen", "127.0.0.1:10249", "address of the node's Prometheus /metrics (plain HTTP)")
 	f.StringVar(&ovn.SouthboundRemote, "ovn-sb", "", "join the OVN network: the central's Southbound database (tcp:HOST:6642); empty uses the bridge")
 	f.StringVar(&ovn.EncapIP, "ovn-encap-ip", "", "this node's Geneve tunnel address (on a dedicated interface)")

@@ -15,6 +15,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -49,7 +50,7 @@ type env struct {
 	alice, bob, vic, node, adminTok string
 }
 
-func newEnv(t *testing.T) *env {
+func newEnv(t testing.TB) *env {
 	t.Helper()
 	ctx := context.Background()
 	se := servertest.Start(t, server.Config{})
@@ -99,7 +100,7 @@ func newEnv(t *testing.T) *env {
 	return e
 }
 
-func waitFor(t *testing.T, f func() error) {
+func waitFor(t testing.TB, f func() error) {
 	t.Helper()
 	deadline := time.Now().Add(30 * time.Second)
 	for {
@@ -116,7 +117,7 @@ func waitFor(t *testing.T, f func() error) {
 
 // do sends a registry request with token as Basic credentials ("" for
 // none) and returns the status and body.
-func (e *env) do(t *testing.T, method, path, token string, body []byte, hdr map[string]string) (int, []byte) {
+func (e *env) do(t testing.TB, method, path, token string, body []byte, hdr map[string]string) (int, []byte) {
 	t.Helper()
 	resp := e.send(t, method, path, token, body, hdr)
 	defer resp.Body.Close()
@@ -124,7 +125,7 @@ func (e *env) do(t *testing.T, method, path, token string, body []byte, hdr map[
 	return resp.StatusCode, b
 }
 
-func (e *env) send(t *testing.T, method, path, token string, body []byte, hdr map[string]string) *http.Response {
+func (e *env) send(t testing.TB, method, path, token string, body []byte, hdr map[string]string) *http.Response {
 	t.Helper()
 	req, err := http.NewRequest(method, "https://"+e.host+path, bytes.NewReader(body))
 	if err != nil {
@@ -144,7 +145,7 @@ func (e *env) send(t *testing.T, method, path, token string, body []byte, hdr ma
 }
 
 // skopeo runs skopeo and returns its combined output.
-func (e *env) skopeo(t *testing.T, args ...string) (string, error) {
+func (e *env) skopeo(t testing.TB, args ...string) (string, error) {
 	t.Helper()
 	bin := testpeer.RequireBinary(t, "skopeo", "skopeo")
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
@@ -153,7 +154,7 @@ func (e *env) skopeo(t *testing.T, args ...string) (string, error) {
 	return string(out), err
 }
 
-func errorCode(t *testing.T, body []byte) string {
+func errorCode(t testing.TB, body []byte) string {
 	t.Helper()
 	var eb struct {
 		Errors []struct{ Code, Message string }
@@ -170,7 +171,7 @@ func digestOf(b []byte) string {
 }
 
 // sampleArchive builds an OCI archive offline.
-func sampleArchive(t *testing.T, ref string, files map[string][]byte) string {
+func sampleArchive(t testing.TB, ref string, files map[string][]byte) string {
 	t.Helper()
 	path, err := sampleimage.Build(context.Background(), t.TempDir(), sampleimage.Spec{Ref: ref, Files: files})
 	if err != nil {
@@ -179,7 +180,7 @@ func sampleArchive(t *testing.T, ref string, files map[string][]byte) string {
 	return path
 }
 
-func (e *env) image(t *testing.T, token, project, name string) api.ImageStatus {
+func (e *env) image(t testing.TB, token, project, name string) api.ImageStatus {
 	t.Helper()
 	var img api.Image
 	if err := e.Client(t, token).Get(context.Background(), lookup(api.ImagesResource), project, name, &img); err != nil {
@@ -253,6 +254,23 @@ func TestSkopeoPushPull(t *testing.T) {
 	if code != http.StatusOK || strings.Contains(string(body), "shop/web") {
 		t.Fatalf("bob's catalogue = %d %s, want shop/web hidden", code, body)
 	}
+
+	// The server's /metrics counts what happened.
+	code, body = e.do(t, "GET", "/metrics", "", nil, nil)
+	if code != http.StatusOK {
+		t.Fatalf("/metrics = %d", code)
+	}
+	for _, want := range []string{`slipway_registry_requests_total{code="201",method="PUT",route="manifests"} 2`,
+		"slipway_registry_manifests_pushed_total 2", `slipway_registry_requests_total{code="403",method="GET",route="manifests"}`} {
+		if !strings.Contains(string(body), want) {
+			t.Errorf("/metrics lacks %q", want)
+		}
+	}
+	for _, name := range []string{"slipway_registry_received_bytes_total", "slipway_registry_sent_bytes_total", "slipway_registry_blobs_stored_total"} {
+		if !regexp.MustCompile(`(?m)^` + name + ` [1-9]`).Match(body) {
+			t.Errorf("/metrics: %s is not positive", name)
+		}
+	}
 }
 
 func (e *env) hostRef(ref string) string { return "docker://" + e.host + "/" + ref }
@@ -291,7 +309,7 @@ func TestAuthentication(t *testing.T) {
 }
 
 // pushBlob uploads content monolithically into repo as token.
-func (e *env) pushBlob(t *testing.T, token, repo string, content []byte) string {
+func (e *env) pushBlob(t testing.TB, token, repo string, content []byte) string {
 	t.Helper()
 	d := digestOf(content)
 	code, body := e.do(t, "POST", "/v2/"+repo+"/blobs/uploads/?digest="+d, token, content, map[string]string{"Content-Type": "application/octet-stream"})
@@ -302,7 +320,7 @@ func (e *env) pushBlob(t *testing.T, token, repo string, content []byte) string 
 }
 
 // pushManifest puts an image manifest of config and layers under ref.
-func (e *env) pushManifest(t *testing.T, token, repo, ref string, config, layer string, sizes ...int) (int, []byte, string) {
+func (e *env) pushManifest(t testing.TB, token, repo, ref string, config, layer string) (int, []byte, string) {
 	t.Helper()
 	m := map[string]any{"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
 		"config": map[string]any{"mediaType": "application/vnd.oci.image.config.v1+json", "digest": config, "size": 2},
