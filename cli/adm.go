@@ -18,7 +18,7 @@ import (
 func (a *App) admCommand() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "adm",
-		Short: "Administer the cluster: users and role bindings",
+		Short: "Administer the cluster: users, role bindings, groups, nodes and usage",
 		Example: `  # Create a local user, then let them read the project "shop"
   echo 's3cret-passw0rd' | slip adm users create alice --password-stdin
   slip adm policy add-role-to-user view alice -n shop`,
@@ -27,6 +27,7 @@ func (a *App) admCommand() *cobra.Command {
 	}
 	cmd.AddCommand(a.usersCommand(), a.policyCommand("policy", true), a.groupsCommand())
 	cmd.AddCommand(a.nodeCommands()...)
+	cmd.AddCommand(a.topCommand())
 	return cmd
 }
 

@@ -48,7 +48,7 @@ var policyTable = []policyEntry{
 	{Resource: Resource{Name: "groups", Scope: api.ClusterScoped}},
 	{Resource: Resource{Name: "tokens", Scope: api.ClusterScoped, Subresources: []string{"status"}}, owner: ownerField},
 	{Resource: Resource{Name: "clusterrolebindings", Scope: api.ClusterScoped}},
-	{Resource: Resource{Name: "nodes", Scope: api.ClusterScoped, Subresources: []string{"certificate", "status"}}},
+	{Resource: Resource{Name: "nodes", Scope: api.ClusterScoped, Subresources: []string{"certificate", "stats", "status"}}},
 	{Resource: Resource{Name: "leases", Scope: api.ClusterScoped}},
 	// Project-scoped.
 	{Resource: Resource{Name: "configmaps", Scope: api.ProjectScoped}},

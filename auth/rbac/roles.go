@@ -107,7 +107,7 @@ var builtinRoles = []Role{
 				"resourcequotas", "resourcequotas/status", "limitranges",
 				"jobs", "jobs/status", "networkpolicies", "poddisruptionbudgets", "poddisruptionbudgets/status",
 			}},
-			{Verbs: []string{VerbGet}, Resources: []string{"deployments/scale", "deployments/log", "pods/log", "builds/log"}},
+			{Verbs: []string{VerbGet}, Resources: []string{"deployments/scale", "deployments/log", "pods/log", "builds/log", "nodes/stats"}},
 		},
 	},
 	{

@@ -103,6 +103,9 @@ type Config struct {
 	// checked every ImageGCInterval; default 1 min.
 	ImageGCHighThresholdPercent, ImageGCLowThresholdPercent int
 	ImageGCInterval                                         time.Duration
+	// StatsInterval is how often pods' and the host's CPU and memory are
+	// read for GET /stats/summary (CPU rates average over it); default 10 s.
+	StatsInterval time.Duration
 	// Images pulls missing images it handles (Slipway's registry) before
 	// a pod starts; nil pulls nothing, so missing images wait in
 	// ImagePullBackOff until imported.
@@ -147,6 +150,8 @@ type Agent struct {
 	logFiles sync.Mutex
 	// imageFS caches imageFSPath's answer from containerd.
 	imageFS atomic.Pointer[string]
+	// stats is the latest usage summary (runStats writes it).
+	stats atomic.Pointer[api.NodeStats]
 }
 
 // New checks the configuration and builds the runtime. It talks to neither
@@ -178,6 +183,7 @@ func New(cfg Config) (*Agent, error) {
 	def(&cfg.RetryMax, 30*time.Second)
 	def(&cfg.LogCheckInterval, 10*time.Second)
 	def(&cfg.ImageGCInterval, time.Minute)
+	def(&cfg.StatsInterval, 10*time.Second)
 	if cfg.ContainerLogMaxSize <= 0 {
 		cfg.ContainerLogMaxSize = 10 << 20
 	}
@@ -267,6 +273,7 @@ func (a *Agent) Run(ctx context.Context) error {
 	goRun(a.runResync)
 	goRun(a.runLogRotation)
 	goRun(a.runImageGC)
+	goRun(a.runStats)
 	for range a.cfg.Workers {
 		goRun(a.runWorker)
 	}

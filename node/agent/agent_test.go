@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -61,6 +62,7 @@ func TestAgent(t *testing.T) {
 		t.Run("SecretEnv", e.testSecretEnv)
 		t.Run("DeleteStopsGracefully", e.testDelete)
 		t.Run("LogsAndExec", e.testLogsAndExec)
+		t.Run("UsageStats", e.testStats)
 		t.Run("LogRotation", e.testLogRotation)
 	})
 	// Image GC deletes every unused image: alone, so that no other test's
@@ -137,9 +139,14 @@ func (e *env) testServes(t *testing.T) {
 	t.Parallel()
 	created := e.create(t, e.pod("web", nil))
 	p := e.waitPod(t, "web", 30*time.Second, "ready", ready)
-	if body, err := get(podURL(p)); err != nil || body != sampleimage.IndexHTML {
-		t.Fatalf("GET pod: %q %v", body, err)
-	}
+	// Without a readiness probe, ready means started: httpd may take a
+	// moment to listen.
+	eventually(t, 5*time.Second, "GET pod", func() error {
+		if body, err := get(podURL(p)); err != nil || body != sampleimage.IndexHTML {
+			return fmt.Errorf("%q %v", body, err)
+		}
+		return nil
+	})
 	if p.Status.HostIP == "" || p.Status.StartTime == nil || len(p.Status.ContainerStatuses) != 1 {
 		t.Fatalf("status %s", statusJSON(p))
 	}
@@ -564,4 +571,48 @@ func (e *env) testRestart(t *testing.T) {
 	}
 	t.Logf("HTTP during the agent restart: %d ok, %d failed", ok.Load(), failed.Load())
 	e.deleteAndWaitGone(t, "steady")
+}
+
+// A pod burning CPU shows in the usage summary with a rate near its CPU
+// limit, memory in use, and the host's totals.
+func (e *env) testStats(t *testing.T) {
+	t.Parallel()
+	e.create(t, e.pod("burner", func(p *api.Pod) {
+		p.Spec.Containers[0].Command = []string{"sh", "-c", "while :; do :; done"}
+		p.Spec.Containers[0].Ports = nil
+		p.Spec.Containers[0].Resources.Limits = api.ResourceList{api.ResourceCPU: "300m"}
+	}))
+	e.waitPod(t, "burner", 30*time.Second, "running", running)
+	srv := httptest.NewServer(e.agent.Handler())
+	defer srv.Close()
+	eventually(t, 15*time.Second, "the burner's CPU in /stats/summary", func() error {
+		resp, err := http.Get(srv.URL + "/stats/summary")
+		if err != nil {
+			return err
+		}
+		defer resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			return fmt.Errorf("status %d", resp.StatusCode)
+		}
+		var st api.NodeStats
+		if err := json.NewDecoder(resp.Body).Decode(&st); err != nil {
+			return err
+		}
+		if st.Node != e.nodeName || st.Usage.CPUMillicores <= 0 || st.Usage.MemoryBytes <= 0 {
+			return fmt.Errorf("node usage %+v", st)
+		}
+		for _, p := range st.Pods {
+			if p.Name != "burner" {
+				continue
+			}
+			// A busy loop under a 300m quota: well above idle, not above
+			// the quota by more than the measuring window's slack.
+			if c := p.Usage.CPUMillicores; c < 150 || c > 450 || p.Usage.MemoryBytes <= 0 || len(p.Containers) != 1 {
+				return fmt.Errorf("burner usage %+v", p)
+			}
+			return nil
+		}
+		return fmt.Errorf("no burner among %d pods", len(st.Pods))
+	})
+	e.deleteAndWaitGone(t, "burner")
 }

@@ -21,12 +21,14 @@ const ExecContentType = "application/vnd.slipway.exec-stream"
 //
 //	GET  /containerLogs/{project}/{pod}/{container}?follow=true&tailLines=N&previous=true
 //	POST /exec/{project}/{pod}/{container}?command=ARG&command=ARG…   (body: stdin)
+//	GET  /stats/summary                                               (api.NodeStats)
 //
 // Authentication and TLS are the caller's: wrap the handler.
 func (a *Agent) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /containerLogs/{project}/{pod}/{container}", a.serveLogs)
 	mux.HandleFunc("POST /exec/{project}/{pod}/{container}", a.serveExec)
+	mux.HandleFunc("GET /stats/summary", a.serveStats)
 	return mux
 }
 

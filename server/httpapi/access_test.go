@@ -178,8 +178,11 @@ func expect(t *testing.T, who, verb, resource, sub, project, name string) bool {
 	case "tokens":
 		return name == "" && (verb == "list" || verb == "watch")
 	case "nodes":
-		if sub == "certificate" {
+		switch sub {
+		case "certificate":
 			return who == "node" && verb == "create"
+		case "stats":
+			return false // cluster admins and readers (slip adm top)
 		}
 		return who == "node" && (read || verb != "delete")
 	case "leases":

@@ -88,6 +88,23 @@ func (h *Handler) podTarget(ctx context.Context, t target, container string) (en
 	return status.Endpoint.URL, container, nil
 }
 
+// nodeStats answers GET /api/v1/nodes/{name}/stats with the node agent's
+// usage summary (api.NodeStats).
+func (h *Handler) nodeStats(w http.ResponseWriter, r *http.Request, node string) {
+	nodes, _ := h.cfg.Catalogue.Lookup(api.NodesResource)
+	obj, err := h.cfg.Service.Get(store.WithProject(r.Context(), ""), nodes, node)
+	if err != nil {
+		h.writeError(w, r, err)
+		return
+	}
+	var status api.NodeStatus
+	if err := json.Unmarshal(obj.Status, &status); err != nil || status.Endpoint == nil || status.Endpoint.URL == "" {
+		h.writeError(w, r, fmt.Errorf("node %q has no daemon endpoint to ask for its usage: %w", node, errdefs.ErrUnavailable))
+		return
+	}
+	h.proxyToNode(w, r, http.MethodGet, status.Endpoint.URL+"/stats/summary", nil)
+}
+
 // podLog streams a container's log from its node agent:
 // GET …/pods/{name}/log?container=&follow=&tailLines=&previous=.
 func (h *Handler) podLog(w http.ResponseWriter, r *http.Request, t target) {

@@ -25,7 +25,7 @@ var subresources = map[string][]api.Subresource{
 	api.UsersResource:           {{Name: "password", Verbs: []string{"update"}}},
 	api.ServiceAccountsResource: {{Name: "token", Verbs: []string{"create"}}},
 	api.PodsResource:            {{Name: "log", Verbs: []string{"get"}}, {Name: "exec", Verbs: []string{"create"}}, {Name: "eviction", Verbs: []string{"create"}}},
-	api.NodesResource:           {{Name: "certificate", Verbs: []string{"create"}}},
+	api.NodesResource:           {{Name: "certificate", Verbs: []string{"create"}}, {Name: "stats", Verbs: []string{"get"}}},
 	api.DeploymentsResource:     {{Name: "scale", Verbs: []string{"get", "update", "patch"}}, {Name: "rollback", Verbs: []string{"create"}}},
 	// webhooks are served at …/webhooks/{secret}/{github|gitlab|generic}.
 	api.BuildConfigsResource: {{Name: "instantiate", Verbs: []string{"create"}}, {Name: "webhooks", Verbs: []string{"create"}}},
@@ -109,6 +109,8 @@ func (h *Handler) serveResource(w http.ResponseWriter, r *http.Request) {
 		h.podExec(rec, r, t)
 	case t.subresource == "certificate" && verb == "create":
 		h.signNodeCertificate(rec, r, t.name)
+	case t.subresource == "stats" && verb == "get":
+		h.nodeStats(rec, r, t.name)
 	case t.subresource == "scale" && t.res.Plural == api.DeploymentsResource:
 		h.deploymentScale(rec, r, t, verb)
 	case t.subresource == "rollback" && verb == "create":

@@ -338,6 +338,22 @@ func TestUpRestartKeepsEveryObject(t *testing.T) {
 			}
 			return nil
 		})
+		// And its usage summary, what `slip adm top nodes` prints.
+		eventually(t, "the node's usage through GET /api/v1/nodes/{name}/stats", func() error {
+			var nodes api.List[api.Node]
+			nodeRes, _ := cat.Lookup("nodes")
+			if err := c.List(ctx, nodeRes, "", api.ListOptions{}, &nodes); err != nil || len(nodes.Items) == 0 {
+				return fmt.Errorf("nodes %v, %v", nodes.Items, err)
+			}
+			var st api.NodeStats
+			if err := c.Do(ctx, "GET", "/api/v1/nodes/"+nodes.Items[0].Metadata.Name+"/stats", "", nil, &st); err != nil {
+				return err
+			}
+			if st.Usage.CPUMillicores <= 0 || st.Usage.MemoryBytes <= 0 {
+				return fmt.Errorf("usage %+v", st)
+			}
+			return nil
+		})
 	}
 	up.stop(t)
 	if os.Geteuid() != 0 {
