@@ -321,8 +321,10 @@ func (e *env) testImageGC(t *testing.T) {
 	if _, _, code := e.execIn(t, "gc-user", "web", "", "true"); code != 0 {
 		t.Errorf("exec in the pod using the kept image: exit %d", code)
 	}
-	if n, b := e.counter(t, "slipway_node_image_gc_images_total"), e.counter(t, "slipway_node_image_gc_reclaimed_bytes_total"); n != 2 || b <= 0 {
-		t.Errorf("GC metrics: %v images, %v bytes; want 2 images and their size", n, b)
+	// At least the two images above; images of earlier tests' deleted pods
+	// (the registry pull's) are unused too.
+	if n, b := e.counter(t, "slipway_node_image_gc_images_total"), e.counter(t, "slipway_node_image_gc_reclaimed_bytes_total"); n < 2 || b <= 0 {
+		t.Errorf("GC metrics: %v images, %v bytes; want at least 2 images and their size", n, b)
 	}
 	e.disk.Store(nil)
 	eventually(t, 10*time.Second, "DiskPressure gone with the real disk", func() error {
