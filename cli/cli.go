@@ -183,7 +183,8 @@ func (a *App) rootCommand() *cobra.Command {
 	add("session", a.loginCommand(), a.logoutCommand(), a.whoamiCommand(), a.configCommand())
 	add("project", a.projectsCommand(), a.projectCommand(), a.newProjectCommand(), a.statusCommand())
 	add("resource", a.getCommand(), a.describeCommand(), a.applyCommand(), a.editCommand(), a.deleteCommand(), a.apiResourcesCommand(),
-		a.logsCommand(), a.execCommand(), a.scaleCommand(), a.rolloutCommand(), a.setCommand(), a.exposeCommand())
+		a.logsCommand(), a.execCommand(), a.scaleCommand(), a.rolloutCommand(), a.setCommand(), a.exposeCommand(),
+		a.newAppCommand(), a.newBuildCommand(), a.startBuildCommand(), a.cancelBuildCommand())
 	add("admin", a.admCommand(), a.policyCommand("policy", false))
 	root.AddCommand(&cobra.Command{
 		Use:   "version",

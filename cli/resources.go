@@ -311,7 +311,12 @@ func (a *App) describeCommand() *cobra.Command {
 
   # Who has the edit role in the project "shop"
   slip describe rolebinding edit -n shop`,
-		Args: minArgs("KIND", "NAME"),
+		Args: func(cmd *cobra.Command, args []string) error {
+			if len(args) == 1 && strings.Contains(args[0], "/") {
+				return nil // KIND/NAME
+			}
+			return minArgs("KIND", "NAME")(cmd, args)
+		},
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
 			s, err := a.session()
@@ -341,6 +346,11 @@ func (a *App) describeCommand() *cobra.Command {
 				}
 				if err := output.Describe(a.Stdout, t.kind, obj, a.Now()); err != nil {
 					return err
+				}
+				if t.kind.Resource.Plural == api.BuildConfigsResource {
+					if err := a.describeBuildConfig(ctx, s, project, obj); err != nil {
+						return err
+					}
 				}
 			}
 			return errors.Join(errs...)

@@ -44,15 +44,20 @@ func (a *App) logsCommand() *cobra.Command {
 	var follow, previous bool
 	tail := -1
 	cmd := &cobra.Command{
-		Use:   "logs pod/NAME",
-		Short: "Print the logs of a pod's container",
+		Use:   "logs pod/NAME|build/NAME",
+		Short: "Print the logs of a pod's container or of a build",
 		Example: `  slip logs pod/web
   slip logs web -c sidecar --tail 20
   slip logs -f pod/web          # keep printing new lines
-  slip logs --previous pod/web  # the container's previous run, after a restart`,
+  slip logs --previous pod/web  # the container's previous run, after a restart
+  slip logs -f build/web-3      # a build's output (its build pod's log)`,
 		Args: exactArgs("pod/NAME"),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			resource := "pods"
 			name, err := podName(args[0])
+			if kind, build, ok := strings.Cut(args[0], "/"); ok && (strings.EqualFold(kind, "build") || strings.EqualFold(kind, "builds")) {
+				resource, name, err = "builds", build, nil
+			}
 			if err != nil {
 				return err
 			}
@@ -73,10 +78,10 @@ func (a *App) logsCommand() *cobra.Command {
 			if tail >= 0 {
 				q.Set("tailLines", strconv.Itoa(tail))
 			}
-			path := "/api/v1/projects/" + url.PathEscape(project) + "/pods/" + url.PathEscape(name) + "/log?" + q.Encode()
+			path := "/api/v1/projects/" + url.PathEscape(project) + "/" + resource + "/" + url.PathEscape(name) + "/log?" + q.Encode()
 			body, err := s.client.Stream(cmd.Context(), http.MethodGet, path, "", nil)
 			if err != nil {
-				return failedTo(fmt.Sprintf("read the logs of pod %q in project %q", name, project), err)
+				return failedTo(fmt.Sprintf("read the logs of %s %q in project %q", strings.TrimSuffix(resource, "s"), name, project), err)
 			}
 			defer body.Close()
 			if _, err := io.Copy(a.Stdout, body); err != nil && cmd.Context().Err() == nil {
