@@ -49,13 +49,12 @@ type Build struct {
 		// CompletionDeadlineSeconds bounds the whole build (OpenShift's
 		// field); the pod's activeDeadlineSeconds carries it too.
 		CompletionDeadlineSeconds *int64 `json:"completionDeadlineSeconds"`
-	} `json:"spec"`
-	// Revision, when the build was started for a given commit.
-	Revision *struct {
-		Git *struct {
+		// Revision, when the build was started for a given commit
+		// (api.BuildSpec.Revision: spec.revision.commit).
+		Revision *struct {
 			Commit string `json:"commit"`
-		} `json:"git"`
-	} `json:"revision,omitempty"`
+		} `json:"revision,omitempty"`
+	} `json:"spec"`
 }
 
 // EnvVar is a literal variable of the strategy's env.

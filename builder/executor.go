@@ -326,8 +326,8 @@ func (e *Executor) fetchSource(ctx context.Context, j *job) (source.Result, erro
 		return res, nil
 	}
 	g := source.Git{URI: b.Spec.Source.Git.URI, Ref: b.Spec.Source.Git.Ref, ContextDir: b.Spec.Source.ContextDir}
-	if b.Revision != nil && b.Revision.Git != nil && b.Revision.Git.Commit != "" {
-		g.Ref = b.Revision.Git.Commit
+	if r := b.Spec.Revision; r != nil && r.Commit != "" {
+		g.Ref = r.Commit
 	}
 	res, err := e.opts.Git.FetchGit(ctx, dir, g, j.auth, j.log)
 	if err != nil {
