@@ -393,6 +393,30 @@ func TestUploadsManifestsAndGC(t *testing.T) {
 		t.Fatalf("HEAD manifest by digest = %d %v", resp.StatusCode, resp.Header)
 	}
 
+	// An index may only name manifests the repository holds.
+	index := func(child string) []byte {
+		raw, _ := json.Marshal(map[string]any{"schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json",
+			"manifests": []any{map[string]any{"mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": child, "size": 10,
+				"platform": map[string]string{"os": "linux", "architecture": "amd64"}}}})
+		return raw
+	}
+	ct := map[string]string{"Content-Type": "application/vnd.oci.image.index.v1+json"}
+	if code, body := e.do(t, "PUT", "/v2/shop/app/manifests/multi", e.alice, index(missing), ct); code != http.StatusBadRequest || errorCode(t, body) != "MANIFEST_BLOB_UNKNOWN" {
+		t.Fatalf("index of an unknown manifest = %d %s", code, body)
+	}
+	if code, body := e.do(t, "PUT", "/v2/shop/app/manifests/multi", e.alice, index(manifest), ct); code != http.StatusCreated {
+		t.Fatalf("index = %d %s", code, body)
+	}
+	resp = e.send(t, "GET", "/v2/shop/app/manifests/multi", e.vic, nil, nil)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || resp.Header.Get("Content-Type") != "application/vnd.oci.image.index.v1+json" ||
+		resp.Header.Get("Docker-Content-Digest") != digestOf(index(manifest)) {
+		t.Fatalf("GET index = %d %v", resp.StatusCode, resp.Header)
+	}
+	if code, body := e.do(t, "DELETE", "/v2/shop/app/manifests/multi", e.alice, nil, nil); code != http.StatusAccepted {
+		t.Fatalf("delete tag multi = %d %s", code, body)
+	}
+
 	// Cross-repo mount within the project: no upload needed.
 	resp = e.send(t, "POST", "/v2/shop/copy/blobs/uploads/?mount="+layer+"&from=shop/app", e.alice, nil, nil)
 	resp.Body.Close()
