@@ -110,6 +110,9 @@ type Config struct {
 	// a pod starts; nil pulls nothing, so missing images wait in
 	// ImagePullBackOff until imported.
 	Images ImagePuller
+	// Builds runs build pods (annotation slipway.io/build-pod: "true");
+	// nil runs them as plain pods.
+	Builds BuildRunner
 	// Registerer receives the agent's metrics; nil registers none.
 	Registerer prometheus.Registerer
 	// Logger is the agent's logger; default slog.Default().
@@ -144,6 +147,10 @@ type Agent struct {
 	// runCtx is the context of Run, parent of probe goroutines.
 	runCtx context.Context
 	probes sync.WaitGroup
+	// builds are the build pods running here (Config.Builds), by UID;
+	// buildWG owns their goroutines.
+	builds  map[string]*buildRun
+	buildWG sync.WaitGroup
 
 	// logFiles serialises moves of container log files: rotation and the
 	// restart that makes the live log the previous one.
@@ -228,7 +235,7 @@ func New(cfg Config) (*Agent, error) {
 	a := &Agent{
 		cfg: cfg, log: log, rt: rt, ctr: cfg.Runtime.Client,
 		pods: newPodCache(), queue: workqueue.New[string](0, 0), states: map[string]*podState{},
-		metrics: newMetrics(cfg.Registerer),
+		builds: map[string]*buildRun{}, metrics: newMetrics(cfg.Registerer),
 	}
 	for _, addr := range cfg.Addresses {
 		if addr.Type == "InternalIP" {
@@ -282,6 +289,10 @@ func (a *Agent) Run(ctx context.Context) error {
 	a.queue.ShutDown()
 	wg.Wait()
 	a.probes.Wait()
+	a.buildWG.Wait() // builds end with ctx
+	a.mu.Lock()
+	clear(a.builds)
+	a.mu.Unlock()
 	a.log.Info("node agent stopped")
 	return nil
 }

@@ -201,6 +201,9 @@ func (a *Agent) reconcile(ctx context.Context, uid string) (time.Duration, error
 		return 0, err
 	}
 	if pod == nil {
+		if a.cancelBuild(uid) {
+			exists = true // the build may have created the pod since
+		}
 		if exists {
 			if err := a.removeOrphan(ctx, uid); err != nil {
 				return 0, err
@@ -212,7 +215,12 @@ func (a *Agent) reconcile(ctx context.Context, uid string) (time.Duration, error
 	st := a.state(uid, pod)
 	switch {
 	case pod.Metadata.DeletionTimestamp != nil:
+		if a.cancelBuild(uid) {
+			exists = true // the build may have created the pod since
+		}
 		return 0, a.terminate(ctx, pod, exists)
+	case a.cfg.Builds != nil && isBuildPod(pod):
+		return a.syncBuild(ctx, pod, st, exists)
 	case !exists:
 		if pod.Status.Phase == api.PodSucceeded || pod.Status.Phase == api.PodFailed {
 			return 0, nil // finished pods are not run again

@@ -112,6 +112,11 @@ func (a *Agent) buildStatus(pod *api.Pod, st *podState, rs *runtime.PodStatus) a
 // from what the API holds. Fields the new status leaves out are removed.
 func (a *Agent) writeStatus(ctx context.Context, pod *api.Pod, st *podState, rs *runtime.PodStatus) error {
 	status := a.buildStatus(pod, st, rs)
+	return a.patchStatus(ctx, pod, st, status)
+}
+
+// patchStatus writes status when it differs from what the API holds.
+func (a *Agent) patchStatus(ctx context.Context, pod *api.Pod, st *podState, status api.PodStatus) error {
 	a.updateRunningGauge()
 	if st.running && !st.startObserved && pod.Metadata.CreationTimestamp != nil {
 		st.startObserved = true

@@ -1,0 +1,163 @@
+package agent
+
+import (
+	"context"
+	"time"
+
+	"github.com/slipway/slipway/api"
+	"github.com/slipway/slipway/node/podspec"
+)
+
+// AnnotationBuildPod marks a pod that Config.Builds runs instead of the
+// plain container path.
+const AnnotationBuildPod = "slipway.io/build-pod"
+
+// BuildRunner runs build pods. The executor of package builder implements
+// it; the agent does not import the builder.
+type BuildRunner interface {
+	// RunBuild runs the build of pod to its end, writing its output into
+	// the pod's container log, and returns how its container ended. When
+	// ctx is cancelled (the pod was deleted, or the agent stops) it stops
+	// the build and returns; the agent then deletes the pod's runtime
+	// state as for any pod. deadline bounds the build (0: none from the
+	// pod).
+	RunBuild(ctx context.Context, pod podspec.Pod, deadline time.Duration) BuildResult
+}
+
+// BuildResult is the terminated state of a build pod's container.
+type BuildResult struct {
+	ExitCode int32
+	Reason   string
+	// Message is the termination message (the builder's JSON).
+	Message string
+}
+
+// buildRun is one build the agent runs; result is valid once done is
+// closed.
+type buildRun struct {
+	cancel  context.CancelFunc
+	done    chan struct{}
+	started time.Time
+	result  BuildResult
+	ended   time.Time
+}
+
+func isBuildPod(pod *api.Pod) bool {
+	return pod.Metadata.Annotations[AnnotationBuildPod] == "true"
+}
+
+// syncBuild starts the build of a build pod once, and reports its status:
+// Running while it runs, then Succeeded or Failed with the result as the
+// container's terminated state.
+func (a *Agent) syncBuild(ctx context.Context, pod *api.Pod, st *podState, exists bool) (time.Duration, error) {
+	uid := pod.Metadata.UID
+	a.mu.Lock()
+	b := a.builds[uid]
+	parent := a.runCtx
+	a.mu.Unlock()
+	if b == nil {
+		if pod.Status.Phase == api.PodSucceeded || pod.Status.Phase == api.PodFailed {
+			return 0, nil
+		}
+		now := a.cfg.Now()
+		if exists {
+			// The executor of this build went with a previous agent: a
+			// build cannot be resumed, and it is not run twice.
+			b = &buildRun{done: make(chan struct{}), started: now, ended: now, result: BuildResult{ExitCode: 1, Reason: "Error",
+				Message: `{"error":"build interrupted: the node agent restarted while it ran"}`}}
+			close(b.done)
+			if err := a.rt.StopPod(ctx, uid, 0); err != nil {
+				a.logFor(pod).WarnContext(ctx, "stop interrupted build", "err", err)
+			}
+		} else {
+			bctx, cancel := context.WithCancel(parent)
+			b = &buildRun{cancel: cancel, done: make(chan struct{}), started: now}
+			spec := toPodspec(pod)
+			a.buildWG.Go(func() {
+				defer cancel()
+				res := a.cfg.Builds.RunBuild(bctx, spec, 0)
+				a.mu.Lock()
+				b.result, b.ended = res, a.cfg.Now()
+				a.mu.Unlock()
+				close(b.done)
+				a.queue.Add(uid)
+			})
+			a.logFor(pod).InfoContext(ctx, "build started", "uid", uid)
+		}
+		a.mu.Lock()
+		a.builds[uid] = b
+		a.mu.Unlock()
+		st.startTime = now
+	}
+	return 0, a.patchStatus(ctx, pod, st, a.buildPodStatus(pod, st, b))
+}
+
+// cancelBuild stops the build of uid, if one runs, and waits for its
+// executor to return. It reports whether there was one.
+func (a *Agent) cancelBuild(uid string) bool {
+	a.mu.Lock()
+	b := a.builds[uid]
+	delete(a.builds, uid)
+	a.mu.Unlock()
+	if b == nil {
+		return false
+	}
+	if b.cancel != nil {
+		b.cancel()
+	}
+	<-b.done
+	return true
+}
+
+func (a *Agent) buildPodStatus(pod *api.Pod, st *podState, b *buildRun) api.PodStatus {
+	out := api.PodStatus{HostIP: a.hostIP, StartTime: stamp(st.startTime), NominatedNodeName: pod.Status.NominatedNodeName}
+	if rs, err := a.rt.PodStatus(context.Background(), pod.Metadata.UID); err == nil && rs.IP.IsValid() {
+		out.PodIP = rs.IP.String()
+	}
+	var c api.Container
+	if len(pod.Spec.Containers) > 0 {
+		c = pod.Spec.Containers[0]
+	}
+	cs := api.ContainerStatus{Name: c.Name, Image: c.Image}
+	ready := api.Condition{Type: api.ContainersReady, Status: "False", Reason: "PodCompleted"}
+	select {
+	case <-b.done:
+		a.mu.Lock()
+		res, ended := b.result, b.ended
+		a.mu.Unlock()
+		cs.State.Terminated = &api.ContainerStateTerminated{ExitCode: res.ExitCode, Reason: res.Reason, Message: res.Message,
+			StartedAt: stamp(b.started), FinishedAt: stamp(ended)}
+		started := false
+		cs.Started = &started
+		out.Phase = api.PodSucceeded
+		if res.ExitCode != 0 {
+			out.Phase = api.PodFailed
+		}
+	default:
+		started := true
+		cs.Started = &started
+		cs.State.Running = &api.ContainerStateRunning{StartedAt: stamp(b.started)}
+		out.Phase = api.PodRunning
+		ready = api.Condition{Type: api.ContainersReady, Status: "False", Reason: "ContainersNotReady",
+			Message: "a build pod is never ready"}
+	}
+	out.ContainerStatuses = []api.ContainerStatus{cs}
+	for _, cond := range pod.Status.Conditions {
+		if cond.Type != api.PodReady && cond.Type != api.ContainersReady {
+			out.Conditions = append(out.Conditions, cond)
+		}
+	}
+	podReady := ready
+	podReady.Type = api.PodReady
+	now := a.cfg.Now()
+	for _, cond := range []api.Condition{ready, podReady} {
+		cond.LastTransitionTime = stamp(now)
+		for _, p := range pod.Status.Conditions {
+			if p.Type == cond.Type && p.Status == cond.Status && p.LastTransitionTime != nil {
+				cond.LastTransitionTime = p.LastTransitionTime
+			}
+		}
+		out.Conditions = append(out.Conditions, cond)
+	}
+	return out
+}
