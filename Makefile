@@ -13,7 +13,7 @@ UNIT_PKGS := ./api/... ./server/watch/... ./server/pki/... ./server/reconcile/..
 FUZZ_TARGETS := ./api:FuzzDecodeObject ./api/labels:FuzzParse ./api/mergepatch:FuzzApply ./server/registry:FuzzParseManifest
 FUZZ_TIME ?= 10s
 
-.PHONY: all deps build web run test lint unit fuzz integration crossbuild bench clean
+.PHONY: all deps build images web run test lint unit fuzz integration crossbuild bench clean
 
 all: build
 
@@ -31,6 +31,14 @@ build: web
 	@mkdir -p $(BIN)
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/slipway ./cmd/slipway
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/slip ./cmd/slip
+	@$(MAKE) --no-print-directory images
+
+# The S2I builder images, built offline from busybox-static, the Go
+# installation and Debian's python3 into bin/images (imported by slipway up
+# and slipway node); rebuilt when their recipe changes.
+images: $(BIN)/images/s2i-static.oci.tar
+$(BIN)/images/s2i-static.oci.tar: $(wildcard builder/images/*.go) $(BIN)/slipway
+	$(BIN)/slipway builder-images $(BIN)/images
 
 run: deps build
 	$(BIN)/slipway up $(if $(DATA_DIR),--data-dir $(DATA_DIR)) $(SLIPWAY_FLAGS)

@@ -26,7 +26,7 @@ func TestBuildContract(t *testing.T) {
 		t.Fatal(err)
 	}
 	ss := b.Spec.Strategy.SourceStrategy
-	if b.project() != "shop" || b.Spec.Source.Git.URI != in.Spec.Source.Git.URI || b.Spec.Source.ContextDir != "site" ||
+	if b.Metadata.Project != "shop" || b.Spec.Source.Git.URI != in.Spec.Source.Git.URI || b.Spec.Source.ContextDir != "site" ||
 		ss.From.Name != "localhost:8443/slipway-system/s2i-static:latest" || ss.Env[0].Value != "prod" ||
 		b.Spec.Output.To.Name != "localhost:8443/shop/web:latest" || b.Spec.Revision == nil || b.Spec.Revision.Commit != "0123abcd" {
 		t.Errorf("parsed %+v", b)

@@ -28,6 +28,7 @@ import (
 	"github.com/containerd/containerd/v2/pkg/namespaces"
 	"github.com/containerd/errdefs"
 
+	"github.com/slipway/slipway/api"
 	"github.com/slipway/slipway/builder/s2i"
 	"github.com/slipway/slipway/builder/source"
 	"github.com/slipway/slipway/node/podspec"
@@ -37,13 +38,14 @@ import (
 // Names of the build pod contract.
 const (
 	// AnnotationBuildPod marks a pod the executor runs.
-	AnnotationBuildPod = "slipway.io/build-pod"
+	AnnotationBuildPod = api.BuildPodAnnotation
 	// ContainerName is the build pod's only container.
-	ContainerName = "build"
+	ContainerName = api.BuildContainerName
 	// Env variables of the build container read by the executor; none of
 	// them reaches the assemble script.
 	EnvBuild        = "BUILD"
 	EnvPushToken    = "SLIPWAY_PUSH_TOKEN"
+	EnvSourceURL    = "SLIPWAY_SOURCE_URL" // a Binary source's archive
 	EnvSourceToken  = "SOURCE_TOKEN"
 	EnvSourceSSHKey = "SOURCE_SSH_KEY"
 )
@@ -144,9 +146,10 @@ func (e *Executor) ns(ctx context.Context) context.Context {
 type job struct {
 	pod       podspec.Pod
 	container podspec.Container
-	build     *Build
+	build     *api.Build
 	info      s2i.Build
 	pushToken string
+	sourceURL string
 	auth      source.Auth
 	dir       string // work dir of this build
 	log       io.Writer
@@ -249,11 +252,18 @@ func (e *Executor) newJob(pod podspec.Pod) (*job, error) {
 	}
 	j.build = b
 	j.pushToken = env[EnvPushToken]
+	j.sourceURL = env[EnvSourceURL]
+	if bin := b.Spec.Source.Binary; bin != nil && bin.URL != "" {
+		j.sourceURL = bin.URL
+	}
+	if isBinary(b) && j.sourceURL == "" {
+		return nil, fmt.Errorf("%w: a Binary build needs spec.source.binary.url (or %s)", ErrInvalid, EnvSourceURL)
+	}
 	j.auth = source.Auth{Token: env[EnvSourceToken], SSHKey: []byte(env[EnvSourceSSHKey])}
 	if len(j.auth.SSHKey) == 0 {
 		j.auth.SSHKey = nil
 	}
-	j.info = s2i.Build{Name: b.Metadata.Name, Namespace: b.project(), ContextDir: b.Spec.Source.ContextDir, BuilderImage: j.container.Image}
+	j.info = s2i.Build{Name: b.Metadata.Name, Namespace: b.Metadata.Project, ContextDir: b.Spec.Source.ContextDir, BuilderImage: j.container.Image}
 	if g := b.Spec.Source.Git; g != nil {
 		j.info.SourceURI, j.info.Ref = g.URI, g.Ref
 	}
@@ -308,7 +318,7 @@ func (e *Executor) run(ctx context.Context, j *job) error {
 	return e.commitAndPush(ctx, j, img, spec, plan)
 }
 
-func incremental(b *Build) bool {
+func incremental(b *api.Build) bool {
 	ss := b.Spec.Strategy.SourceStrategy
 	return ss.Incremental != nil && *ss.Incremental
 }
@@ -317,8 +327,8 @@ func incremental(b *Build) bool {
 func (e *Executor) fetchSource(ctx context.Context, j *job) (source.Result, error) {
 	dir := filepath.Join(j.dir, "src")
 	b := j.build
-	if strings.EqualFold(b.Spec.Source.Type, "Binary") {
-		res, err := source.FetchBinary(ctx, dir, source.Binary{URL: b.Spec.Source.Binary.URL, Token: j.pushToken,
+	if isBinary(b) {
+		res, err := source.FetchBinary(ctx, dir, source.Binary{URL: j.sourceURL, Token: j.pushToken,
 			CA: e.opts.RegistryCA, ContextDir: b.Spec.Source.ContextDir}, j.log)
 		if err != nil {
 			return res, fmt.Errorf("fetch source: %w", err)

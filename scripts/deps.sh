@@ -23,6 +23,9 @@ packages=(
   git curl ca-certificates
   # the registry tests push and pull with a standard OCI client
   skopeo
+  # the S2I builder images: s2i-python copies Debian's interpreter (s2i-go
+  # copies the Go installation that builds Slipway)
+  python3-minimal libpython3.11-stdlib
 )
 
 missing=()

@@ -61,7 +61,7 @@ func newRoot() *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(newUp(), newServer(), newNode(), newRouter(), &cobra.Command{
+	root.AddCommand(newUp(), newServer(), newNode(), newRouter(), newBuilderImages(), &cobra.Command{
 		Use:   "version",
 		Short: "Print the version",
 		Args:  cobra.NoArgs,
@@ -123,6 +123,7 @@ func newUp() *cobra.Command {
 		rt      platform.RouterConfig
 		network string
 		netCfg  platform.NetworkConfig
+		bimages string
 	)
 	cmd := &cobra.Command{
 		Use:   "up",
@@ -152,7 +153,7 @@ running it again resumes with the same data.`,
 			start := time.Now()
 			p, err := platform.Start(ctx, platform.Config{
 				DataDir: dataDir, DatabaseURL: dbURL, PostgresBinDir: pgBin, Server: scfg, Logger: log, NoNode: noNode, Router: rt,
-				Network: netCfg,
+				Network: netCfg, Node: host.Config{BuilderImages: bimages},
 			})
 			if err != nil {
 				return err
@@ -173,6 +174,7 @@ running it again resumes with the same data.`,
 	cmd.Flags().IntVar(&rt.HTTPSPort, "router-https-port", 0, "port the router serves HTTPS routes on (default 443 as root, else 8443)")
 	cmd.Flags().StringVar(&rt.Domain, "apps-domain", platform.DefaultAppsDomain, "domain default route hosts are named under")
 	cmd.Flags().StringVar(&rt.MetricsBind, "router-metrics-address", "127.0.0.1:1936", "where the router serves /metrics and /stats (\"\" for nowhere)")
+	cmd.Flags().StringVar(&bimages, "builder-images", defaultBuilderImages(), "directory of S2I builder image archives imported into this machine's node (make images)")
 	cmd.Flags().StringVar(&network, "network", "bridge", "pod network: bridge (a Linux bridge per node) or ovn (OVN with project isolation and network policies)")
 	cmd.Flags().StringVar(&netCfg.ClusterCIDR, "cluster-cidr", "", "OVN pod network, a /24 per node (default 10.128.0.0/14)")
 	cmd.Flags().StringVar(&netCfg.NorthboundListen, "ovn-nb-listen", "", "also serve the OVN Northbound database over TCP on this address")
@@ -189,6 +191,7 @@ func newNode() *cobra.Command {
 		name, dataDir, listen, advertise string
 		podSubnet, bridge, metricsListen string
 		registryHost                     string
+		builderImages                    string
 		ovn                              host.OVNConfig
 	)
 	cmd := &cobra.Command{
@@ -216,7 +219,8 @@ The token is a service-account token bound to the system:node role.`,
 				return err
 			}
 			hcfg := host.Config{Name: name, Dir: dataDir, Client: c, Listen: listen, Advertise: advertise,
-				PodSubnet: podSubnet, Bridge: bridge, RegistryHost: registryHost, Registerer: metrics.Registry(), Logger: log}
+				PodSubnet: podSubnet, Bridge: bridge, RegistryHost: registryHost, BuilderImages: builderImages,
+				Registerer: metrics.Registry(), Logger: log}
 			if ovn.SouthboundRemote != "" {
 				hcfg.OVN = &ovn
 			}
@@ -241,6 +245,7 @@ The token is a service-account token bound to the system:node role.`,
 	f.StringVar(&podSubnet, "pod-subnet", host.DefaultPodSubnet, "address range of this node's pods")
 	f.StringVar(&bridge, "bridge", "", "name of the pod bridge (default slipway0)")
 	f.StringVar(&registryHost, "registry-host", "", "host[:port] of Slipway's image registry as image references name it (default: the server's host and port)")
+	f.StringVar(&builderImages, "builder-images", defaultBuilderImages(), "directory of S2I builder image archives imported into containerd (make images)")
 	f.StringVar(&metricsListen, "metrics-listen", "127.0.0.1:10249", "address of the node's Prometheus /metrics (plain HTTP)")
 	f.StringVar(&ovn.SouthboundRemote, "ovn-sb", "", "join the OVN network: the central's Southbound database (tcp:HOST:6642); empty uses the bridge")
 	f.StringVar(&ovn.EncapIP, "ovn-encap-ip", "", "this node's Geneve tunnel address (on a dedicated interface)")

@@ -2,15 +2,16 @@ package agent
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
 	"time"
+
+	"github.com/containerd/errdefs"
 
 	"github.com/slipway/slipway/api"
 	"github.com/slipway/slipway/node/podspec"
 )
-
-// AnnotationBuildPod marks a pod that Config.Builds runs instead of the
-// plain container path.
-const AnnotationBuildPod = "slipway.io/build-pod"
 
 // BuildRunner runs build pods. The executor of package builder implements
 // it; the agent does not import the builder.
@@ -43,7 +44,7 @@ type buildRun struct {
 }
 
 func isBuildPod(pod *api.Pod) bool {
-	return pod.Metadata.Annotations[AnnotationBuildPod] == "true"
+	return pod.Metadata.Annotations[api.BuildPodAnnotation] == "true"
 }
 
 // syncBuild starts the build of a build pod once, and reports its status:
@@ -70,12 +71,45 @@ func (a *Agent) syncBuild(ctx context.Context, pod *api.Pod, st *podState, exist
 				a.logFor(pod).WarnContext(ctx, "stop interrupted build", "err", err)
 			}
 		} else {
+			secrets, err := a.podSecrets(ctx, pod)
+			if err != nil && !errors.Is(err, errMissingSecret) {
+				return 0, err
+			}
+			if err != nil {
+				// The build is not retried: a source secret that is
+				// missing now fails it, with the reason.
+				msg, _ := json.Marshal(map[string]string{"error": err.Error()})
+				b = &buildRun{done: make(chan struct{}), started: now, ended: now,
+					result: BuildResult{ExitCode: 1, Reason: ReasonConfigError, Message: string(msg)}}
+				close(b.done)
+				a.mu.Lock()
+				a.builds[uid] = b
+				a.mu.Unlock()
+				return 0, a.patchStatus(ctx, pod, st, a.buildPodStatus(pod, st, b))
+			}
+			if err := a.builderImage(ctx, pod); err != nil {
+				if ctx.Err() != nil {
+					return 0, ctx.Err()
+				}
+				msg, _ := json.Marshal(map[string]string{"error": err.Error()})
+				b = &buildRun{done: make(chan struct{}), started: now, ended: now,
+					result: BuildResult{ExitCode: 1, Reason: ReasonImagePullBackOff, Message: string(msg)}}
+				close(b.done)
+				a.mu.Lock()
+				a.builds[uid] = b
+				a.mu.Unlock()
+				return 0, a.patchStatus(ctx, pod, st, a.buildPodStatus(pod, st, b))
+			}
+			var deadline time.Duration
+			if d := pod.Spec.ActiveDeadlineSeconds; d != nil && pod.Metadata.CreationTimestamp != nil {
+				deadline = max(time.Duration(*d)*time.Second-now.Sub(*pod.Metadata.CreationTimestamp), time.Second)
+			}
 			bctx, cancel := context.WithCancel(parent)
 			b = &buildRun{cancel: cancel, done: make(chan struct{}), started: now}
-			spec := toPodspec(pod)
+			spec := toPodspec(pod, secrets)
 			a.buildWG.Go(func() {
 				defer cancel()
-				res := a.cfg.Builds.RunBuild(bctx, spec, 0)
+				res := a.cfg.Builds.RunBuild(bctx, spec, deadline)
 				a.mu.Lock()
 				b.result, b.ended = res, a.cfg.Now()
 				a.mu.Unlock()
@@ -160,4 +194,24 @@ func (a *Agent) buildPodStatus(pod *api.Pod, st *podState, b *buildRun) api.PodS
 		out.Conditions = append(out.Conditions, cond)
 	}
 	return out
+}
+
+// builderImage makes sure the build pod's image (the builder image) is on
+// the node, pulling it from Slipway's registry with the node's credentials.
+func (a *Agent) builderImage(ctx context.Context, pod *api.Pod) error {
+	for _, c := range pod.Spec.Containers {
+		_, err := a.ctr.GetImage(a.ns(ctx), c.Image)
+		switch {
+		case err == nil:
+			continue
+		case !errdefs.IsNotFound(err):
+			return fmt.Errorf("look up builder image %q: %w", c.Image, err)
+		case a.cfg.Images == nil || !a.cfg.Images.Handles(c.Image):
+			return fmt.Errorf("builder image %q is not present on node %s and only images of Slipway's registry are pulled", c.Image, a.cfg.NodeName)
+		}
+		if err := a.cfg.Images.Pull(ctx, c.Image); err != nil {
+			return fmt.Errorf("pull builder image %q on node %s: %w", c.Image, a.cfg.NodeName, err)
+		}
+	}
+	return nil
 }

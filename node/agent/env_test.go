@@ -77,6 +77,8 @@ type env struct {
 	// puller pulls from the server's registry with the node's token.
 	puller *imagepull.Puller
 	agent  *agent.Agent
+	// builds, when set, runs the agent's build pods.
+	builds agent.BuildRunner
 	reg    *prometheus.Registry
 	stop   func() // stops the running agent and waits for Run to return
 	// disk, when set, replaces the agent's disk measurement (a test
@@ -224,6 +226,7 @@ func (e *env) config() agent.Config {
 		OrphanGracePeriod: 2 * time.Second, RetryMax: 2 * time.Second,
 		ContainerLogMaxSize: 16 << 10, ContainerLogMaxFiles: 2, LogCheckInterval: 100 * time.Millisecond,
 		ImageGCInterval: 200 * time.Millisecond, StatsInterval: 300 * time.Millisecond,
+		Builds: e.builds,
 		MeasureDisk: func(path string) (agent.DiskUsage, error) {
 			if f := e.disk.Load(); f != nil {
 				return (*f)(path)

@@ -22,14 +22,18 @@ import (
 	"sync"
 	"time"
 
+	"github.com/containerd/containerd/v2/pkg/namespaces"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/slipway/slipway/api"
 	"github.com/slipway/slipway/api/client"
+	"github.com/slipway/slipway/builder"
+	"github.com/slipway/slipway/builder/images"
 	"github.com/slipway/slipway/node/agent"
 	"github.com/slipway/slipway/node/cninet"
 	"github.com/slipway/slipway/node/containerd"
 	"github.com/slipway/slipway/node/imagepull"
+	"github.com/slipway/slipway/node/podspec"
 	"github.com/slipway/slipway/node/runtime"
 	"github.com/slipway/slipway/server/pki"
 )
@@ -64,6 +68,11 @@ type Config struct {
 	// it (default: the host and port of the API server's URL, where the
 	// registry is served); the node pulls its images with its own token.
 	RegistryHost string
+	// BuilderImages is a directory of builder image archives (*.oci.tar,
+	// `make images`) imported into the node's containerd at start as
+	// RegistryHost/slipway-system/s2i-<lang>:latest, so builds need no
+	// pull; "" imports none.
+	BuilderImages string
 	// OVN, when set, attaches pods to the OVN network (a chassis under
 	// Dir/ovn) instead of the bridge; PodSubnet and Bridge are then unused.
 	OVN *OVNConfig
@@ -167,6 +176,10 @@ func Start(ctx context.Context, cfg Config) (_ *Node, err error) {
 		ln.Close()
 		return nil, err
 	}
+	if acfg.Builds, err = buildRunner(ctx, cfg, n.containerd, acfg.Runtime, tlsConfig.ClientCAs, log); err != nil {
+		ln.Close()
+		return nil, err
+	}
 	if n.agent, err = agent.New(acfg); err != nil {
 		ln.Close()
 		return nil, err
@@ -193,16 +206,55 @@ func Start(ctx context.Context, cfg Config) (_ *Node, err error) {
 	return n, nil
 }
 
+// registryHost is cfg.RegistryHost or the API URL's host and port.
+func registryHost(cfg Config) (string, error) {
+	if cfg.RegistryHost != "" {
+		return cfg.RegistryHost, nil
+	}
+	u, err := url.Parse(cfg.Client.Server())
+	if err != nil {
+		return "", fmt.Errorf("registry host from the API URL: %w", err)
+	}
+	return u.Host, nil
+}
+
+// buildRunner makes the executor of build pods, after importing the
+// builder images.
+func buildRunner(ctx context.Context, cfg Config, d *containerd.Daemon, rt runtime.Options, ca *x509.CertPool, log *slog.Logger) (agent.BuildRunner, error) {
+	registry, err := registryHost(cfg)
+	if err != nil {
+		return nil, err
+	}
+	if cfg.BuilderImages != "" {
+		ictx := namespaces.WithNamespace(ctx, d.Namespace())
+		refs, err := images.Import(ictx, d.Client(), cfg.BuilderImages, registry, rt.Snapshotter)
+		if err != nil {
+			log.Warn("builder images not imported: builds need them in the registry", "err", err)
+		} else {
+			log.Info("builder images imported", "images", refs)
+		}
+	}
+	ex, err := builder.New(builder.Options{Runtime: rt, WorkDir: filepath.Join(cfg.Dir, "builds"), RegistryCA: ca, Logger: log})
+	if err != nil {
+		return nil, err
+	}
+	return executorRunner{ex}, nil
+}
+
+// executorRunner adapts the builder's executor to the agent.
+type executorRunner struct{ ex *builder.Executor }
+
+func (r executorRunner) RunBuild(ctx context.Context, pod podspec.Pod, deadline time.Duration) agent.BuildResult {
+	res := r.ex.Run(ctx, pod, deadline)
+	return agent.BuildResult{ExitCode: res.ExitCode, Reason: res.Reason, Message: res.Message.JSON()}
+}
+
 // puller pulls pod images from Slipway's registry with the node's token,
 // trusting the cluster CA.
 func puller(cfg Config, d *containerd.Daemon, ca *x509.CertPool) (*imagepull.Puller, error) {
-	registry := cfg.RegistryHost
-	if registry == "" {
-		u, err := url.Parse(cfg.Client.Server())
-		if err != nil {
-			return nil, fmt.Errorf("registry host from the API URL: %w", err)
-		}
-		registry = u.Host
+	registry, err := registryHost(cfg)
+	if err != nil {
+		return nil, err
 	}
 	return imagepull.New(imagepull.Config{Client: d.Client(), Namespace: d.Namespace(), Registry: registry,
 		Token: cfg.Client.Token, RootCAs: ca, Logger: cfg.Logger})
