@@ -1,6 +1,8 @@
 package e2e
 
 import (
+	"github.com/slipway/slipway/server/store/storetest"
+
 	"bufio"
 	"context"
 	"encoding/json"
@@ -53,12 +55,17 @@ func binary(t *testing.T, name string) string {
 	return filepath.Join(binDir, name)
 }
 
-func TestMain(m *testing.M) {
-	code := m.Run()
+func TestMain(m *testing.M) { storetest.Main(removeBinariesAfter{m}) }
+
+// removeBinariesAfter runs the tests, then removes the binaries they built.
+type removeBinariesAfter struct{ m *testing.M }
+
+func (r removeBinariesAfter) Run() int {
+	code := r.m.Run()
 	if binDir != "" {
 		os.RemoveAll(binDir)
 	}
-	os.Exit(code)
+	return code
 }
 
 // dataDir is a data directory the postgres account can reach.
@@ -148,16 +155,24 @@ const adminPassword = "e2e-admin-password"
 // token logs in as the bootstrap admin.
 func (p *upProcess) token(t *testing.T) string {
 	t.Helper()
+	tok, err := tryToken(p)
+	if err != nil {
+		t.Fatalf("log in as admin: %v", err)
+	}
+	return tok
+}
+
+func tryToken(p *upProcess) (string, error) {
 	anon, err := client.New(client.Config{Server: p.url, CAFile: p.ca})
 	if err != nil {
-		t.Fatal(err)
+		return "", err
 	}
 	var res struct{ Token string }
 	body, _ := json.Marshal(map[string]string{"username": "admin", "password": adminPassword})
 	if err := anon.Do(context.Background(), "POST", "/auth/login", "application/json", body, &res); err != nil {
-		t.Fatalf("log in as admin: %v", err)
+		return "", err
 	}
-	return res.Token
+	return res.Token, nil
 }
 
 // client is an API client of the bootstrap admin.

@@ -29,8 +29,9 @@ var (
 	dbSeq    atomic.Int64
 )
 
-// Main runs the tests and then stops the server if one was started.
-func Main(m *testing.M) {
+// Main runs the tests (m is a *testing.M, or a wrapper around one) and
+// then stops the server if one was started.
+func Main(m interface{ Run() int }) {
 	code := m.Run()
 	if server != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
