@@ -33,7 +33,7 @@ const (
 )
 
 // quotaCounted are the resources a "count/<plural>" quota may bound.
-var quotaCounted = []string{DeploymentsResource, ServicesResource, ConfigMapsResource}
+var quotaCounted = []string{DeploymentsResource, ServicesResource, ConfigMapsResource, SecretsResource, BuildConfigsResource, BuildsResource}
 
 // ResourceQuotaSpec holds the hard limits.
 type ResourceQuotaSpec struct {

@@ -108,7 +108,7 @@ func (h *Handler) Admit(ctx context.Context, res *api.Resource, old, obj *api.Ob
 			return err
 		}
 		return h.admitQuota(ctx, res, obj, &spec)
-	case api.ConfigMapsResource:
+	case api.ConfigMapsResource, api.SecretsResource, api.BuildConfigsResource, api.BuildsResource:
 		if old == nil {
 			return h.admitQuota(ctx, res, obj, nil)
 		}

@@ -632,3 +632,38 @@ func TestImageTriggers(t *testing.T) {
 		return nil
 	})
 }
+
+func TestBuildQuota(t *testing.T) {
+	e := newEnv(t)
+	q := api.ResourceQuota{Metadata: api.ObjectMeta{Name: "builds"}, Spec: api.ResourceQuotaSpec{Hard: api.ResourceList{"count/builds": "1"}}}
+	if err := e.c.Create(context.Background(), res(api.ResourceQuotasResource), e.project, q, nil); err != nil {
+		t.Fatal(err)
+	}
+	e.createBC(t, "web", bcSpec(nil))
+	e.instantiate(t, "web")
+	err := e.c.Do(context.Background(), "POST", client.Path(res(api.BuildConfigsResource), e.project, "web", "instantiate"), "", nil, nil)
+	if err == nil || !strings.Contains(err.Error(), `exceeded quota "builds"`) {
+		t.Fatalf("a build over quota: %v", err)
+	}
+}
+
+func TestDeletingABuildConfigDeletesItsBuilds(t *testing.T) {
+	e := newEnv(t)
+	e.createBC(t, "web", bcSpec(nil))
+	e.instantiate(t, "web")
+	e.waitPod(t, "web-1")
+	if err := e.c.Delete(context.Background(), res(api.BuildConfigsResource), e.project, "web", nil); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "builds, pods and push secrets gone", func() error {
+		for _, check := range []struct {
+			r    *api.Resource
+			name string
+		}{{res(api.BuildConfigsResource), "web"}, {res(api.BuildsResource), "web-1"}, {res(api.PodsResource), "web-1-build"}, {res(api.SecretsResource), "web-1-push"}} {
+			if err := e.c.Get(context.Background(), check.r, e.project, check.name, nil); err == nil {
+				return fmt.Errorf("%s %s still there", check.r.Kind, check.name)
+			}
+		}
+		return nil
+	})
+}

@@ -203,7 +203,12 @@ func (b *Builds) start(ctx context.Context, build *api.Build, st *api.BuildStatu
 	}
 	podObj.Status = nil
 	if _, err := b.Service.Create(ctx, b.lookup(api.PodsResource), podObj); err != nil && !errors.Is(err, errdefs.ErrAlreadyExists) {
-		if errors.Is(err, errdefs.ErrInvalid) || errors.Is(err, errdefs.ErrForbidden) || errors.Is(err, errdefs.ErrBadRequest) {
+		switch {
+		case errors.Is(err, errdefs.ErrForbidden):
+			// A quota or policy of the project: wait for room.
+			st.Reason, st.Message = api.BuildReasonCannotCreatePod, err.Error()
+			return 30 * time.Second, nil
+		case errors.Is(err, errdefs.ErrInvalid) || errors.Is(err, errdefs.ErrBadRequest):
 			b.finish(st, api.BuildPhaseError, api.BuildReasonCannotCreatePod, err.Error())
 			return 0, nil
 		}
