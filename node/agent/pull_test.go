@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/containerd/containerd/v2/pkg/namespaces"
+
 	"github.com/slipway/slipway/api"
 	"github.com/slipway/slipway/internal/testpeer"
 	"github.com/slipway/slipway/node/sampleimage"
@@ -49,4 +51,28 @@ func (e *env) testRegistryPull(t *testing.T) {
 		t.Fatalf("container image %q, want %q", cs.Image, ref)
 	}
 	e.deleteAndWaitGone(t, "pulled")
+
+	// Concurrent pulls of one reference (several pods starting at once)
+	// share one download and all succeed.
+	ref2 := e.srv.RegistryHost() + "/" + project + "/pulled:v2"
+	if out, err := exec.CommandContext(ctx, skopeo, "--insecure-policy", "copy", "--dest-creds", "x:"+e.admin.Token(),
+		"--dest-cert-dir", certs, "oci-archive:"+archive, "docker://"+ref2).CombinedOutput(); err != nil {
+		t.Fatalf("push %s: %v\n%s", ref2, err, out)
+	}
+	errs := make(chan error, 3)
+	for range 3 {
+		go func() { errs <- e.puller.Pull(ctx, ref2) }()
+	}
+	for range 3 {
+		if err := <-errs; err != nil {
+			t.Fatalf("concurrent pull: %v", err)
+		}
+	}
+	if _, err := e.daemon.Client().GetImage(namespaces.WithNamespace(ctx, e.ns), ref2); err != nil {
+		t.Fatalf("pulled image not in containerd: %v", err)
+	}
+	// An image of another registry is not the puller's to fetch.
+	if e.puller.Handles("registry.example.com/x/y:1") {
+		t.Fatal("the puller claims another registry's image")
+	}
 }

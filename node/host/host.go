@@ -257,7 +257,7 @@ func puller(cfg Config, d *containerd.Daemon, ca *x509.CertPool) (*imagepull.Pul
 		return nil, err
 	}
 	return imagepull.New(imagepull.Config{Client: d.Client(), Namespace: d.Namespace(), Registry: registry,
-		Token: cfg.Client.Token, RootCAs: ca, Logger: cfg.Logger})
+		Token: cfg.Client.Token, RootCAs: ca, Registerer: cfg.Registerer, Logger: cfg.Logger})
 }
 
 // endpointTLS gets the endpoint a certificate from the cluster CA and

@@ -14,11 +14,13 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/containerd/containerd/v2/client"
 	"github.com/containerd/containerd/v2/core/remotes/docker"
 	"github.com/containerd/containerd/v2/pkg/namespaces"
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // ErrNotHandled is returned for an image of a registry the puller does not
@@ -42,13 +44,27 @@ type Config struct {
 	RootCAs *x509.CertPool
 	// Timeout bounds one pull; default 10 min.
 	Timeout time.Duration
-	Logger  *slog.Logger
+	// Registerer receives the pull metrics; nil registers none.
+	Registerer prometheus.Registerer
+	Logger     *slog.Logger
 }
 
-// Puller pulls images from Slipway's registry.
+// Puller pulls images from Slipway's registry. Concurrent pulls of one
+// reference share a single download.
 type Puller struct {
 	cfg      Config
 	resolver func() docker.RegistryHosts
+	pulls    *prometheus.CounterVec
+	duration prometheus.Histogram
+
+	mu       sync.Mutex
+	inFlight map[string]*pull
+}
+
+// pull is one download others may wait on.
+type pull struct {
+	done chan struct{}
+	err  error
 }
 
 // New checks cfg and returns a Puller.
@@ -64,7 +80,23 @@ func New(cfg Config) (*Puller, error) {
 	}
 	tr := docker.DefaultHTTPTransport(&tls.Config{RootCAs: cfg.RootCAs, MinVersion: tls.VersionTLS12})
 	hc := &http.Client{Transport: tr}
-	p := &Puller{cfg: cfg}
+	p := &Puller{cfg: cfg, inFlight: map[string]*pull{},
+		pulls: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "slipway_node_image_pulls_total", Help: "Image pulls from Slipway's registry by result (success, error).",
+		}, []string{"result"}),
+		duration: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "slipway_node_image_pull_duration_seconds", Help: "Duration of successful image pulls.",
+			Buckets: []float64{.1, .25, .5, 1, 2.5, 5, 10, 30, 60, 300},
+		}),
+	}
+	if cfg.Registerer != nil {
+		if err := cfg.Registerer.Register(p.pulls); err != nil {
+			return nil, fmt.Errorf("imagepull metrics: %w", err)
+		}
+		if err := cfg.Registerer.Register(p.duration); err != nil {
+			return nil, fmt.Errorf("imagepull metrics: %w", err)
+		}
+	}
 	p.resolver = func() docker.RegistryHosts {
 		auth := docker.NewDockerAuthorizer(docker.WithAuthClient(hc), docker.WithAuthCreds(func(host string) (string, string, error) {
 			if host != cfg.Registry {
@@ -85,11 +117,36 @@ func (p *Puller) Handles(ref string) bool {
 
 // Pull fetches ref (by tag or digest) with its layers and unpacks it, so
 // that containerd then holds an image named ref. ErrNotHandled for a ref
-// of another registry.
+// of another registry. A caller that finds a pull of ref under way waits
+// for it (or for its own ctx) and shares its outcome.
 func (p *Puller) Pull(ctx context.Context, ref string) error {
 	if !p.Handles(ref) {
 		return fmt.Errorf("pull %s: %w %s", ref, ErrNotHandled, p.cfg.Registry)
 	}
+	p.mu.Lock()
+	cur, waiting := p.inFlight[ref]
+	if !waiting {
+		cur = &pull{done: make(chan struct{})}
+		p.inFlight[ref] = cur
+	}
+	p.mu.Unlock()
+	if waiting {
+		select {
+		case <-cur.done:
+			return cur.err
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	cur.err = p.fetch(ctx, ref)
+	p.mu.Lock()
+	delete(p.inFlight, ref)
+	p.mu.Unlock()
+	close(cur.done)
+	return cur.err
+}
+
+func (p *Puller) fetch(ctx context.Context, ref string) error {
 	ctx, cancel := context.WithTimeout(namespaces.WithNamespace(ctx, p.cfg.Namespace), p.cfg.Timeout)
 	defer cancel()
 	start := time.Now()
@@ -100,8 +157,12 @@ func (p *Puller) Pull(ctx context.Context, ref string) error {
 	}
 	img, err := p.cfg.Client.Pull(ctx, ref, opts...)
 	if err != nil {
+		p.pulls.WithLabelValues("error").Inc()
 		return fmt.Errorf("pull %s: %w", ref, err)
 	}
-	p.cfg.Logger.InfoContext(ctx, "image pulled", "image", ref, "digest", img.Target().Digest.String(), "duration", time.Since(start).Round(time.Millisecond))
+	took := time.Since(start)
+	p.pulls.WithLabelValues("success").Inc()
+	p.duration.Observe(took.Seconds())
+	p.cfg.Logger.InfoContext(ctx, "image pulled", "image", ref, "digest", img.Target().Digest.String(), "duration", took.Round(time.Millisecond))
 	return nil
 }
