@@ -379,9 +379,10 @@ func (l ldapProvider) authenticate(ctx context.Context, username, password strin
 	case errors.Is(err, ldap.ErrUnavailable):
 		return Identity{}, fmt.Errorf("LDAP directory unavailable: %w", errdefs.ErrUnavailable)
 	case errors.Is(err, ldap.ErrAccountDisabled):
-		return Identity{}, fmt.Errorf("%w: %w", errdefs.ErrForbidden, err)
+		// The password was right: saying so reveals nothing new.
+		return Identity{}, fmt.Errorf("the directory account %q is disabled: %w", username, errdefs.ErrForbidden)
 	case err != nil:
-		return Identity{}, fmt.Errorf("%w: %w", errdefs.ErrUnauthorized, err)
+		return Identity{}, fmt.Errorf("%w: %w", err, errdefs.ErrUnauthorized)
 	}
 	return Identity(id), nil
 }
