@@ -45,6 +45,9 @@ type projectState struct {
 	services    []api.Service
 	routes      []api.Route
 	pods        []api.Pod
+	bcs         []api.BuildConfig
+	builds      []api.Build
+	shownBC     map[string]bool // build configs printed under a deployment
 }
 
 func loadProjectState(ctx context.Context, s *session, project string) (*projectState, error) {
@@ -53,21 +56,26 @@ func loadProjectState(ctx context.Context, s *session, project string) (*project
 	var services api.List[api.Service]
 	var routes api.List[api.Route]
 	var pods api.List[api.Pod]
+	var bcs api.List[api.BuildConfig]
+	var builds api.List[api.Build]
 	for _, l := range []struct {
 		res  *api.Resource
 		into any
-	}{{deploymentsResource, &deployments}, {servicesResource, &services}, {routesResource, &routes}, {podsResource, &pods}} {
+	}{{deploymentsResource, &deployments}, {servicesResource, &services}, {routesResource, &routes}, {podsResource, &pods},
+		{buildConfigsResource, &bcs}, {buildsResource, &builds}} {
 		if err := s.client.List(ctx, l.res, project, api.ListOptions{}, l.into); err != nil {
 			return nil, failedTo("list "+l.res.Plural, err)
 		}
 	}
 	st.deployments, st.services, st.routes, st.pods = deployments.Items, services.Items, routes.Items, pods.Items
+	st.bcs, st.builds = bcs.Items, builds.Items
 	return &st, nil
 }
 
 func (st *projectState) write(w io.Writer) {
 	shown := map[string]bool{} // deployments printed under a service
-	if len(st.deployments) == 0 && len(st.services) == 0 && len(st.routes) == 0 {
+	st.shownBC = map[string]bool{}
+	if len(st.deployments) == 0 && len(st.services) == 0 && len(st.routes) == 0 && len(st.bcs) == 0 {
 		fmt.Fprintln(w, "\nYou have no apps yet. Create one with:\n  slip new-app <git-url>")
 		return
 	}
@@ -101,6 +109,12 @@ func (st *projectState) write(w io.Writer) {
 			st.writeDeployment(w, &d)
 		}
 	}
+	for i := range st.bcs {
+		if !st.shownBC[st.bcs[i].Metadata.Name] {
+			fmt.Fprintln(w)
+			st.writeBuildConfig(w, &st.bcs[i], "")
+		}
+	}
 	if warnings := st.warnings(); len(warnings) > 0 {
 		fmt.Fprintf(w, "\n%d warning(s):\n", len(warnings))
 		for _, m := range warnings {
@@ -126,6 +140,63 @@ func (st *projectState) writeDeployment(w io.Writer, d *api.Deployment) {
 		state += fmt.Sprintf(" (rolling out: %d of %d updated)", d.Status.UpdatedReplicas, want)
 	}
 	fmt.Fprintf(w, "    %s\n", state)
+	for _, t := range d.Spec.Triggers {
+		ic := t.ImageChange
+		if ic == nil {
+			continue
+		}
+		for i := range st.bcs {
+			bc := &st.bcs[i]
+			if to := bc.Spec.Output.To; to != nil && (to.Name == ic.From || d.Metadata.Project+"/"+to.Name == ic.From) {
+				st.shownBC[bc.Metadata.Name] = true
+				st.writeBuildConfig(w, bc, "    ")
+			}
+		}
+	}
+}
+
+// writeBuildConfig says what a build config builds and how its latest
+// build went.
+func (st *projectState) writeBuildConfig(w io.Writer, bc *api.BuildConfig, indent string) {
+	from := "uploaded source"
+	if g := bc.Spec.Source.Git; g != nil {
+		from = g.URI
+		if g.Ref != "" {
+			from += "#" + g.Ref
+		}
+	}
+	builder := ""
+	if ss := bc.Spec.Strategy.SourceStrategy; ss != nil {
+		builder = " with " + ss.From.Name
+	}
+	to := ""
+	if bc.Spec.Output.To != nil {
+		to = " into " + bc.Spec.Output.To.Name
+	}
+	fmt.Fprintf(w, "%sbc/%s builds %s%s%s\n", indent, bc.Metadata.Name, from, builder, to)
+	if b := st.latestBuild(bc.Metadata.Name); b != nil {
+		phase := b.Status.Phase
+		if phase == "" {
+			phase = api.BuildPhaseNew
+		}
+		fmt.Fprintf(w, "%s  build/%s %s\n", indent, b.Metadata.Name, strings.ToLower(phase))
+	} else {
+		fmt.Fprintf(w, "%s  no builds yet: slip start-build %s\n", indent, bc.Metadata.Name)
+	}
+}
+
+// latestBuild is the highest-numbered build of a config.
+func (st *projectState) latestBuild(config string) *api.Build {
+	var latest *api.Build
+	var n int64
+	for i := range st.builds {
+		b := &st.builds[i]
+		c, bn, ok := api.ParseBuildName(b.Metadata.Name)
+		if ok && c == config && b.Metadata.Labels[api.BuildConfigLabel] == config && bn > n {
+			latest, n = b, bn
+		}
+	}
+	return latest
 }
 
 // warnings lists what needs attention: failed rollouts, pods that crash,
@@ -152,6 +223,12 @@ func (st *projectState) warnings() []string {
 			if wt := cs.State.Waiting; wt != nil && slices.Contains([]string{"CrashLoopBackOff", "ImagePullBackOff", "ErrImagePull"}, wt.Reason) {
 				out = append(out, fmt.Sprintf("pod/%s container %s is in %s (restarted %d times)", p.Metadata.Name, cs.Name, wt.Reason, cs.RestartCount))
 			}
+		}
+	}
+	for _, bc := range st.bcs {
+		if b := st.latestBuild(bc.Metadata.Name); b != nil && (b.Status.Phase == api.BuildPhaseFailed || b.Status.Phase == api.BuildPhaseError) {
+			out = append(out, fmt.Sprintf("build/%s %s (%s): %s; see slip logs build/%s", b.Metadata.Name, strings.ToLower(b.Status.Phase),
+				b.Status.Reason, b.Status.Message, b.Metadata.Name))
 		}
 	}
 	for _, r := range st.routes {
