@@ -9,7 +9,12 @@ export interface RequestOptions {
   signal?: AbortSignal;
   /** Send no token and do not treat 401 as a lost session (logins). */
   anonymous?: boolean;
+  /** The body's media type (default application/json). */
+  contentType?: string;
 }
+
+/** The media type of a JSON merge patch (RFC 7386), which PATCH takes. */
+export const mergePatchType = 'application/merge-patch+json';
 
 export interface ClientOptions {
   /** The session's token, or null when logged out. */
@@ -40,6 +45,15 @@ export class ApiClient {
 
   post<T>(path: string, body: unknown, options: RequestOptions = {}): Promise<T> {
     return this.request<T>('POST', path, { ...options, body });
+  }
+
+  put<T>(path: string, body: unknown, options: RequestOptions = {}): Promise<T> {
+    return this.request<T>('PUT', path, { ...options, body });
+  }
+
+  /** patch sends a JSON merge patch: objects merge, arrays are replaced. */
+  patch<T>(path: string, body: unknown, options: RequestOptions = {}): Promise<T> {
+    return this.request<T>('PATCH', path, { ...options, body, contentType: mergePatchType });
   }
 
   delete<T>(path: string, options: RequestOptions = {}): Promise<T> {
@@ -80,7 +94,7 @@ export class ApiClient {
     if (token) headers.Authorization = `Bearer ${token}`;
     let body: string | undefined;
     if (options.body !== undefined) {
-      headers['Content-Type'] = 'application/json';
+      headers['Content-Type'] = options.contentType ?? 'application/json';
       body = JSON.stringify(options.body);
     }
     const doFetch = this.options.fetch ?? globalThis.fetch.bind(globalThis);

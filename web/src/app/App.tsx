@@ -1,7 +1,10 @@
 import type { ReactNode } from 'react';
 import { AuthProvider, useAuth } from '../auth/AuthContext';
 import { CopyLoginCommandPage } from '../pages/CopyLoginCommandPage';
+import { AppPage, isAppTab } from '../pages/AppPage';
 import { LoginPage } from '../pages/LoginPage';
+import { NodesPage } from '../pages/NodesPage';
+import { ProjectPage } from '../pages/ProjectPage';
 import { NotFoundPage } from '../pages/NotFoundPage';
 import { ProjectsPage } from '../pages/ProjectsPage';
 import { Header } from './Header';
@@ -14,6 +17,14 @@ const routes: Route[] = [
   { path: '/', render: () => <Redirect to="/projects" /> },
   { path: '/projects', render: () => <ProjectsPage /> },
   { path: '/login-command', render: () => <CopyLoginCommandPage /> },
+  { path: '/nodes', render: () => <NodesPage /> },
+  { path: '/projects/:project', render: (p) => <ProjectPage key={p.project} project={p.project ?? ''} tab="overview" /> },
+  { path: '/projects/:project/members', render: (p) => <ProjectPage key={p.project} project={p.project ?? ''} tab="members" /> },
+  { path: '/projects/:project/apps/:app', render: (p) => <AppPage key={`${p.project}/${p.app}`} project={p.project ?? ''} app={p.app ?? ''} tab="pods" /> },
+  {
+    path: '/projects/:project/apps/:app/:tab',
+    render: (p) => (isAppTab(p.tab ?? '') ? <AppPage key={`${p.project}/${p.app}`} project={p.project ?? ''} app={p.app ?? ''} tab={p.tab as never} /> : <NotFoundPage />),
+  },
 ];
 
 export function App({ fetch }: { fetch?: typeof globalThis.fetch }) {

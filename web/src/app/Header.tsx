@@ -18,6 +18,7 @@ export function Header() {
       </Link>
       <nav className="masthead__nav" aria-label="Main">
         <Link to="/projects">Projects</Link>
+        <Link to="/nodes">Nodes</Link>
         <Link to="/login-command">Login command</Link>
       </nav>
       <div className="masthead__tools">

@@ -1,8 +1,8 @@
 import { useCallback, useEffect, useMemo, useRef, useState } from 'react';
 import type { Project } from '../api/types';
-import type { WatchState } from '../api/watch';
 import { useApi } from '../auth/AuthContext';
 import { Alert } from '../components/Alert';
+import { LiveIndicator } from '../components/LiveIndicator';
 import { PageTitle } from '../components/PageTitle';
 import { CreateProjectDialog } from '../projects/CreateProjectDialog';
 import { DeleteProjectDialog } from '../projects/DeleteProjectDialog';
@@ -149,23 +149,6 @@ function CloseButton({ onClick }: { onClick: () => void }) {
     <button type="button" className="button button--plain button--icon" aria-label="Dismiss" onClick={onClick}>
       <span aria-hidden="true">×</span>
     </button>
-  );
-}
-
-const liveLabels: Record<WatchState | 'stopped', string> = {
-  connecting: 'Connecting…',
-  live: 'Live',
-  reconnecting: 'Reconnecting…',
-  stopped: 'Paused',
-};
-
-function LiveIndicator({ state }: { state: WatchState | 'stopped' }) {
-  const live = state === 'live';
-  return (
-    <span className={`live ${live ? 'live--on' : 'live--off'}`} title={live ? 'Changes appear as they happen' : 'Live updates are not flowing'}>
-      <span className="live__dot" aria-hidden="true" />
-      {liveLabels[state]}
-    </span>
   );
 }
 

@@ -1,4 +1,5 @@
 import type { Project } from '../api/types';
+import { Link } from '../app/router';
 import { RelativeTime } from '../components/RelativeTime';
 import { isTerminating } from './store';
 
@@ -29,7 +30,9 @@ export function ProjectTable({ projects, onDelete }: ProjectTableProps) {
           return (
             <tr key={name} data-project={name}>
               <th scope="row" className="table__name">
-                <span className="table__primary">{project.spec.displayName || name}</span>
+                <Link to={`/projects/${encodeURIComponent(name)}`} className="table__primary">
+                  {project.spec.displayName || name}
+                </Link>
                 {project.spec.displayName && <span className="table__secondary">{name}</span>}
               </th>
               <td className="table__description">{project.spec.description || <span className="muted">—</span>}</td>

@@ -27,3 +27,6 @@ export function suggestName(displayName: string): string {
     .slice(0, maxNameLength)
     .replace(/-+$/g, '');
 }
+
+/** validateName checks any object name (a DNS-1123 label), as the server does. */
+export const validateName = validateProjectName;

@@ -73,3 +73,47 @@ export class FakeServer {
     return typeof answer === 'function' ? answer(call) : answer.clone();
   };
 }
+
+/** WatchFeed is a watch stream the test feeds event by event. */
+export class WatchFeed {
+  private controllers: ReadableStreamDefaultController<Uint8Array>[] = [];
+  readonly answer = (call: Call): Response =>
+    new Response(
+      new ReadableStream<Uint8Array>({
+        start: (controller) => {
+          this.controllers.push(controller);
+          call.signal?.addEventListener('abort', () => {
+            this.controllers = this.controllers.filter((c) => c !== controller);
+            controller.error(new DOMException('aborted', 'AbortError'));
+          });
+        },
+      }),
+    );
+
+  get open(): number {
+    return this.controllers.length;
+  }
+
+  send(type: string, object: unknown): void {
+    const line = new TextEncoder().encode(`${JSON.stringify({ type, object })}\n`);
+    for (const c of this.controllers) c.enqueue(line);
+  }
+}
+
+/**
+ * collection answers a list of items at revision rv, and a watch from the
+ * feed when asked with watch=true.
+ */
+export function collection(items: unknown[], feed: WatchFeed = new WatchFeed(), rv = '100'): Answer {
+  return (call) => {
+    if (call.url.searchParams.get('watch')) return feed.answer(call);
+    return json({ kind: 'List', metadata: { resourceVersion: rv }, items });
+  };
+}
+
+/** signedIn prepares a session at the given page. */
+export function signedIn(fake: FakeServer, path: string): void {
+  fake.on('GET /api/v1/users/~', json({ metadata: { name: 'alice' }, spec: {} }));
+  window.sessionStorage.setItem('slipway.token', 'slw_test');
+  window.history.replaceState(null, '', path);
+}
