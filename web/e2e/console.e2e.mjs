@@ -124,20 +124,20 @@ async function main() {
 
     /**
      * api calls the API from the page, as the console does.
-     * @param {string} method @param {string} path @param {unknown} [body] @param {string} [bearer]
+     * @param {string} method @param {string} path @param {unknown} [body] @param {string} [bearer] @param {string} [contentType]
      * @returns {Promise<{status: number, body: string}>}
      */
-    const api = (method, path, body, bearer = token) =>
+    const api = (method, path, body, bearer = token, contentType = 'application/json') =>
       page.evaluate(
-        async ({ method, path, body, bearer }) => {
+        async ({ method, path, body, bearer, contentType }) => {
           const response = await fetch(path, {
             method,
-            headers: { Authorization: `Bearer ${bearer}`, 'Content-Type': 'application/json' },
+            headers: { Authorization: `Bearer ${bearer}`, 'Content-Type': contentType },
             body: body === undefined ? undefined : JSON.stringify(body),
           });
           return { status: response.status, body: await response.text() };
         },
-        { method, path, body, bearer },
+        { method, path, body, bearer, contentType },
       );
 
     await step('an anonymous visit lands on the login page', async () => {
@@ -198,6 +198,216 @@ async function main() {
       await row.waitFor();
       await row.getByText('Active').waitFor();
       await shot('06-project-created');
+    });
+
+    const app = 'hello';
+    const viewer = `viewer-${suffix}`;
+    const viewerPassword = `viewer-${suffix}-password`;
+    const appURL = `/projects/${project}/apps/${app}`;
+
+    await step('the project page shows an app created through the API, live', async () => {
+      await page.locator(`tr[data-project="${project}"]`).getByRole('link').click();
+      await page.getByRole('heading', { name: project, level: 1 }).waitFor();
+      await page.getByText('No apps yet').waitFor();
+      await page.getByText('Live', { exact: true }).waitFor();
+      const labels = { app };
+      const d = await api('POST', `/api/v1/projects/${project}/deployments`, {
+        kind: 'Deployment',
+        apiVersion: 'v1',
+        metadata: { name: app },
+        spec: {
+          replicas: 1,
+          selector: { matchLabels: labels },
+          template: { metadata: { labels }, spec: { containers: [{ name: 'web', image: 'registry.invalid/hello:1', ports: [{ containerPort: 8080 }] }] } },
+        },
+      });
+      check(d.status === 201, `create deployment answered ${d.status}: ${d.body}`);
+      const svc = await api('POST', `/api/v1/projects/${project}/services`, {
+        kind: 'Service',
+        apiVersion: 'v1',
+        metadata: { name: app },
+        spec: { selector: labels, ports: [{ port: 8080, targetPort: 8080 }] },
+      });
+      check(svc.status === 201, `create service answered ${svc.status}: ${svc.body}`);
+      const row = page.locator(`[data-row="${app}"]`);
+      await row.waitFor();
+      await row.getByLabel('0 of 1 pods ready').waitFor();
+      await shot('07a-project-overview');
+    });
+
+    await step('scale to 3 from the app page', async () => {
+      await page.locator(`[data-row="${app}"]`).getByRole('link', { name: app }).click();
+      await page.getByRole('heading', { name: app, level: 1 }).waitFor();
+      const scale = page.getByRole('form', { name: 'Scale' });
+      await scale.getByLabel('Desired pods').fill('three');
+      await scale.getByRole('button', { name: 'Scale', exact: true }).click();
+      await scale.getByRole('alert').getByText('Enter a whole number of pods.').waitFor();
+      await scale.getByLabel('Desired pods').fill('3');
+      await scale.getByRole('button', { name: 'Scale', exact: true }).click();
+      await scale.getByText('0 of 3 ready').waitFor();
+      await page.locator('tr[data-pod]').nth(2).waitFor();
+      check((await page.locator('tr[data-pod]').count()) === 3, 'three pods are listed');
+      await shot('07b-app-pods');
+    });
+
+    await step('an environment change makes a revision; one click rolls it back', async () => {
+      await page.getByRole('navigation', { name: 'App sections' }).getByRole('link', { name: 'Environment' }).click();
+      const form = page.getByRole('form', { name: 'Environment variables' });
+      await form.getByRole('button', { name: 'Add variable' }).click();
+      await form.getByLabel('Name of variable 1').fill('GREETING');
+      await form.getByLabel('Value of variable 1').fill('hello from the console');
+      await form.getByRole('button', { name: 'Save' }).click();
+      await form.getByText('Saved: the app rolls out with the new environment.').waitFor();
+      await shot('07c-app-environment');
+      await page.getByRole('navigation', { name: 'App sections' }).getByRole('link', { name: 'Rollouts' }).click();
+      const revision2 = page.locator('tr[data-revision="2"]');
+      await revision2.getByText('Current').waitFor();
+      await shot('07d-app-rollouts');
+      await page.getByRole('button', { name: 'Roll back to revision 1' }).click();
+      await page.getByText(/Rolling back to revision 1/).waitFor();
+      await revision2.getByRole('button', { name: 'Roll back to revision 2' }).waitFor();
+      const after = JSON.parse((await api('GET', `/api/v1/projects/${project}/deployments/${app}`)).body);
+      const env = after.spec.template.spec.containers[0].env ?? [];
+      check(!env.some((/** @type {{name: string}} */ e) => e.name === 'GREETING'), `the rollback removed GREETING: ${JSON.stringify(env)}`);
+      await shot('07e-app-rolled-back');
+    });
+
+    await step('a route created with the form is listed with its admission', async () => {
+      await page.getByRole('navigation', { name: 'App sections' }).getByRole('link', { name: 'Routes' }).click();
+      const form = page.getByRole('form', { name: 'Create a route' });
+      await form.getByLabel('Host').fill('Not A Host');
+      await form.getByRole('button', { name: 'Create route' }).click();
+      await form.getByText(/Enter a host name/).waitFor();
+      await form.getByLabel('Host').fill(`${app}-${suffix}.apps.test`);
+      await form.getByRole('button', { name: 'Create route' }).click();
+      await form.getByText(`Route ${app} created; routers admit it in a moment.`).waitFor();
+      await page.locator(`tr[data-route="${app}"]`).waitFor();
+      await shot('07f-app-routes');
+    });
+
+    await step('the logs tab says in plain words why a pod has no log', async () => {
+      await page.getByRole('navigation', { name: 'App sections' }).getByRole('link', { name: 'Logs' }).click();
+      await page.getByRole('toolbar', { name: 'Log controls' }).waitFor();
+      // Without a node no pod runs: the server's refusal is shown.
+      const stopped = page.getByRole('alert').filter({ hasText: 'The log stopped' });
+      await stopped.waitFor();
+      const said = (await stopped.innerText()).trim();
+      check(!said.includes('Cannot reach the server'), `the alert carries the server’s message, got “${said}”`);
+      await shot('07g-app-logs');
+    });
+
+    await step('a member is granted the view role', async () => {
+      const user = await api('POST', '/api/v1/users', { kind: 'User', apiVersion: 'v1', metadata: { name: viewer }, spec: { displayName: 'Viewer', identities: [`local:${viewer}`] } });
+      check(user.status === 201, `create user answered ${user.status}: ${user.body}`);
+      const pw = await api('PUT', `/api/v1/users/${viewer}/password`, { password: viewerPassword });
+      check(pw.status === 200, `set password answered ${pw.status}: ${pw.body}`);
+      await page.getByRole('link', { name: project, exact: true }).click();
+      await page.getByRole('navigation', { name: 'Project sections' }).getByRole('link', { name: 'Members' }).click();
+      const form = page.getByRole('form', { name: 'Grant a role' });
+      await form.getByLabel('User name').fill('Not Valid');
+      await form.getByRole('button', { name: 'Grant' }).click();
+      await form.getByText(/Not a valid user name/).waitFor();
+      await form.getByLabel('User name').fill(viewer);
+      await form.getByLabel('Role').selectOption('view');
+      await form.getByRole('button', { name: 'Grant' }).click();
+      await page.locator(`tr[data-member="User:${viewer}:view"]`).waitFor();
+      await shot('07h-project-members');
+    });
+
+    await step('a view member sees the app but cannot change it or see the members', async () => {
+      const other = await context.newPage();
+      other.setDefaultTimeout(timeout);
+      other.on('pageerror', (error) => problems.push(`viewer page error: ${error.message}`));
+      try {
+        await other.goto('/login');
+        await other.getByLabel('User name', { exact: true }).fill(viewer);
+        await other.getByLabel('Password', { exact: true }).fill(viewerPassword);
+        await other.getByLabel('Password', { exact: true }).press('Enter');
+        await other.getByRole('heading', { name: 'Projects', level: 1 }).waitFor();
+        await other.goto(appURL);
+        await other.getByRole('heading', { name: app, level: 1 }).waitFor();
+        await other.locator('tr[data-pod]').first().waitFor();
+        const scale = other.getByRole('form', { name: 'Scale' });
+        await scale.getByRole('button', { name: 'One pod more' }).click();
+        const refusal = scale.getByRole('alert');
+        await refusal.waitFor();
+        const said = (await refusal.innerText()).trim();
+        check(/cannot|forbidden|may not|not allowed/i.test(said), `the refusal is shown, got “${said}”`);
+        await other.screenshot({ path: join(artifacts, '07i-viewer-refused.png') });
+        await other.goto(`/projects/${project}/members`);
+        await other.getByText('Only the project’s admins can see and change its members.').waitFor();
+        const scaled = JSON.parse((await api('GET', `/api/v1/projects/${project}/deployments/${app}`)).body);
+        check(scaled.spec.replicas === 3, `the viewer did not scale (replicas ${scaled.spec.replicas})`);
+      } catch (error) {
+        await other.screenshot({ path: join(artifacts, 'failure-viewer.png') }).catch(() => undefined);
+        throw error;
+      } finally {
+        await other.close();
+      }
+    });
+
+    await step('the nodes page', async () => {
+      await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Nodes' }).click();
+      await page.getByRole('heading', { name: 'Nodes', level: 1 }).waitFor();
+      await page.getByRole('table', { name: 'Nodes' }).or(page.getByText('No node has joined the cluster.')).waitFor();
+      await shot('07j-nodes');
+      await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Projects' }).click();
+    });
+
+    await step('the overview of 200 apps renders and updates within budget', async () => {
+      // Not named after the suffix: the filter step below counts the projects that are.
+      const perf = `perf-${Math.random().toString(36).slice(2, 8)}`;
+      const created = await api('POST', '/api/v1/projects', { metadata: { name: perf }, spec: {} });
+      check(created.status === 201, `create project answered ${created.status}: ${created.body}`);
+      const failures = await page.evaluate(
+        async ({ perf, token }) => {
+          const names = Array.from({ length: 200 }, (_, i) => `app-${String(i).padStart(3, '0')}`);
+          const bad = [];
+          for (let i = 0; i < names.length; i += 20) {
+            const answers = await Promise.all(
+              names.slice(i, i + 20).map((name) =>
+                fetch(`/api/v1/projects/${perf}/deployments`, {
+                  method: 'POST',
+                  headers: { Authorization: `Bearer ${token}`, 'Content-Type': 'application/json' },
+                  body: JSON.stringify({
+                    kind: 'Deployment',
+                    metadata: { name },
+                    spec: { replicas: 0, selector: { matchLabels: { app: name } }, template: { metadata: { labels: { app: name } }, spec: { containers: [{ name: 'web', image: `registry.invalid/${name}:1` }] } } },
+                  }),
+                }),
+              ),
+            );
+            for (const a of answers) if (a.status !== 201) bad.push(`${a.status} ${await a.text()}`);
+          }
+          return bad;
+        },
+        { perf, token },
+      );
+      check(failures.length === 0, `creating 200 deployments: ${failures.slice(0, 3).join('; ')}`);
+      await page.goto(`/projects/${perf}`);
+      await page.getByText('200 apps', { exact: true }).waitFor();
+      await page.getByText('Live', { exact: true }).waitFor();
+      const mounted = await page.locator('[data-row]').count();
+      check(mounted < 60, `only the rows in view are mounted (${mounted})`);
+      const firstRender = await page.evaluate(() => {
+        const get = (/** @type {string} */ n) => performance.getEntriesByName(n).at(-1)?.duration ?? -1;
+        return { fromOpen: get('slipway:overview:first-render'), listToRows: get('slipway:overview:list-to-render') };
+      });
+      await page.evaluate(() => performance.clearMeasures('slipway:overview:update'));
+      const scaled = await api('PATCH', `/api/v1/projects/${perf}/deployments/app-005/scale`, { spec: { replicas: 1 } }, token, 'application/merge-patch+json');
+      check(scaled.status === 200, `scale answered ${scaled.status}: ${scaled.body}`);
+      await page.locator('[data-row="app-005"]').getByLabel('0 of 1 pods ready').waitFor();
+      const updates = await page.evaluate(() => performance.getEntriesByName('slipway:overview:update').map((e) => e.duration));
+      check(updates.length > 0, 'the update was measured');
+      const update = Math.max(...updates);
+      console.log(`perf: 200 apps: open→rows ${firstRender.fromOpen.toFixed(1)} ms (includes 3 lists over HTTPS), list→rows ${firstRender.listToRows.toFixed(1)} ms; watch event→row committed: max ${update.toFixed(1)} ms over ${updates.length} events`);
+      check(firstRender.listToRows >= 0 && firstRender.listToRows < 1000, `list→rows ${firstRender.listToRows} ms within 1000 ms`);
+      check(firstRender.fromOpen >= 0 && firstRender.fromOpen < 5000, `open→rows ${firstRender.fromOpen} ms within 5000 ms`);
+      check(update < 100, `event→row ${update} ms within 100 ms`);
+      await shot('07k-overview-200-apps');
+      await api('DELETE', `/api/v1/projects/${perf}`);
+      await page.goto('/projects');
+      await page.getByRole('heading', { name: 'Projects', level: 1 }).waitFor();
     });
 
     await step('a project created elsewhere appears live, and goes when deleted', async () => {

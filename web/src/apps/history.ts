@@ -15,18 +15,19 @@ export function revisionOf(object: { metadata: { annotations?: Record<string, st
 
 /**
  * revisions lists a Deployment's ReplicaSets (its own: same owner uid),
- * newest first, marking the one its template is at.
+ * newest first. The newest is the template's: the controller gives a
+ * ReplicaSet the next revision whenever the template returns to it.
  */
 export function revisions(deployment: Deployment, replicaSets: Iterable<ReplicaSet>): Revision[] {
-  const current = revisionOf(deployment);
   const out: Revision[] = [];
   for (const rs of replicaSets) {
     const owner = rs.metadata.annotations?.[ownerUidAnnotation];
     if (deployment.metadata.uid && owner && owner !== deployment.metadata.uid) continue;
-    const revision = revisionOf(rs);
-    out.push({ revision, replicaSet: rs, images: rs.spec.template.spec.containers.map((c) => c.image).join(', '), current: revision === current && current > 0 });
+    out.push({ revision: revisionOf(rs), replicaSet: rs, images: rs.spec.template.spec.containers.map((c) => c.image).join(', '), current: false });
   }
-  return out.sort((a, b) => b.revision - a.revision);
+  out.sort((a, b) => b.revision - a.revision);
+  if (out[0]) out[0].current = true;
+  return out;
 }
 
 /** lastRollback is the note the server leaves on a rolled-back Deployment. */
