@@ -300,6 +300,14 @@ func (a *Agent) startPod(ctx context.Context, pod *api.Pod, st *podState) (time.
 	st.waiting = map[string]api.ContainerStateWaiting{}
 	missing := false
 	for _, c := range pod.Spec.Containers {
+		if c.ImagePullPolicy == "Always" && a.cfg.Images != nil && a.cfg.Images.Handles(c.Image) {
+			// Fetch the tag's current image. Unlike the kubelet, a failed
+			// pull falls back to the copy the node holds, if any, so pods
+			// still start while the API server (the registry) is down.
+			if err := a.cfg.Images.Pull(ctx, c.Image); err != nil && ctx.Err() == nil {
+				a.logFor(pod).WarnContext(ctx, "pull failed", "image", c.Image, "error", err)
+			}
+		}
 		if _, err := a.ctr.GetImage(a.ns(ctx), c.Image); err != nil {
 			if !errdefs.IsNotFound(err) {
 				return 0, fmt.Errorf("look up image %q: %w", c.Image, err)

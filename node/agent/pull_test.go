@@ -52,6 +52,27 @@ func (e *env) testRegistryPull(t *testing.T) {
 	}
 	e.deleteAndWaitGone(t, "pulled")
 
+	// The tag moves to a new image: IfNotPresent keeps the node's copy,
+	// Always fetches the new one.
+	const page2 = "the tag moved\n"
+	archive2, err := sampleimage.Build(ctx, t.TempDir(), sampleimage.Spec{Ref: "localhost/sample/pulled:v1b",
+		Files: map[string][]byte{"/www/index.html": []byte(page2)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out, err := exec.CommandContext(ctx, skopeo, "--insecure-policy", "copy", "--dest-creds", "x:"+e.admin.Token(),
+		"--dest-cert-dir", certs, "oci-archive:"+archive2, "docker://"+ref).CombinedOutput(); err != nil {
+		t.Fatalf("push %s again: %v\n%s", ref, err, out)
+	}
+	for _, tc := range []struct{ name, policy, page string }{{"pulled-cached", "IfNotPresent", page}, {"pulled-always", "Always", page2}} {
+		e.create(t, e.pod(tc.name, func(p *api.Pod) { p.Spec.Containers[0].Image, p.Spec.Containers[0].ImagePullPolicy = ref, tc.policy }))
+		p := e.waitPod(t, tc.name, 60*time.Second, "ready", ready)
+		if body, err := get(podURL(p)); err != nil || body != tc.page {
+			t.Fatalf("%s: GET pod: %q %v, want %q", tc.policy, body, err, tc.page)
+		}
+		e.deleteAndWaitGone(t, tc.name)
+	}
+
 	// Concurrent pulls of one reference (several pods starting at once)
 	// share one download and all succeed.
 	ref2 := e.srv.RegistryHost() + "/" + project + "/pulled:v2"
