@@ -88,6 +88,8 @@ bench: deps
 	$(GO) test -run '^$$' -bench 'BenchmarkSchedule' -benchtime 2x -timeout 10m ./server/scheduler/
 	$(GO) test -run '^$$' -bench . -benchtime 20x -timeout 10m ./router/...
 	$(GO) test -run '^$$' -bench 'PodStartToServing' -benchtime 1x -timeout 10m ./node/runtime/
+	$(GO) test -run '^$$' -bench 'NorthboundProgramming' -benchtime 3x -timeout 10m ./sdn/controller/
+	$(GO) test -run '^$$' -bench . -benchtime 20x -timeout 10m ./sdn/node/
 
 clean:
 	rm -rf $(BIN)

@@ -212,7 +212,10 @@ func (s *stack) runPod(t testing.TB, project, name string, labels map[string]str
 // every pod through the management port, a NetworkPolicy opens one port
 // to the other project, a service VIP balances over its endpoints for its
 // own project and follows them, and detaching removes the bridge port.
-func TestIsolation(t *testing.T) {
+// newStack starts a real API server, OVN central, one chassis (node n1) in
+// its own network namespace, the SDN controller and the node Network, with
+// projects alpha and beta (labelled team=b) and n1's management port.
+func newStack(t testing.TB) *stack {
 	requirePeers(t)
 	b := make([]byte, 3)
 	_, _ = rand.Read(b)
@@ -222,8 +225,7 @@ func TestIsolation(t *testing.T) {
 	run(t, "ip", "netns", "add", nodeNS)
 	t.Cleanup(func() { _ = exec.Command("ip", "netns", "del", nodeNS).Run() })
 	run(t, "ip", "-n", nodeNS, "link", "set", "lo", "up")
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
+	ctx := context.Background()
 
 	central, err := ovnstack.StartCentral(ctx, ovnstack.CentralConfig{Dir: filepath.Join(dir, "central")})
 	if err != nil {
@@ -287,6 +289,13 @@ func TestIsolation(t *testing.T) {
 		t.Fatal(err)
 	}
 
+	return s
+}
+
+func TestIsolation(t *testing.T) {
+	s := newStack(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
 	start := time.Now()
 	_, a1, a1ns := s.runPod(t, "alpha", "a1", map[string]string{"app": "web"})
 	a2uid, a2, a2ns := s.runPod(t, "alpha", "a2", nil)
@@ -305,7 +314,7 @@ func TestIsolation(t *testing.T) {
 		}
 		return tcp(s.hostNS, a1, 80, 300*time.Millisecond)
 	})
-	if err := ovsdb.WaitHV(ctx, nb); err != nil {
+	if err := ovsdb.WaitHV(ctx, s.nb); err != nil {
 		t.Fatal(err)
 	}
 	if err := tcp(b1ns, a1, 80, 500*time.Millisecond); err == nil {
@@ -327,7 +336,7 @@ func TestIsolation(t *testing.T) {
 	}
 	eventually(t, 10*time.Second, "b1 → a1:80 opened by the policy", func() error { return tcp(b1ns, a1, 80, 200*time.Millisecond) })
 	t.Logf("policy created → enforced in %s", time.Since(start))
-	if err := ovsdb.WaitHV(ctx, nb); err != nil {
+	if err := ovsdb.WaitHV(ctx, s.nb); err != nil {
 		t.Fatal(err)
 	}
 	if err := tcp(b1ns, a1, 81, 500*time.Millisecond); err == nil {
@@ -417,7 +426,7 @@ func TestIsolation(t *testing.T) {
 	if err := s.network.Detach(ctx, a2uid, a2ns); err != nil {
 		t.Fatal(err)
 	}
-	res, err := conf.Transact(ctx, ovnstack.VSwitchDB, ovsdb.Select("Port", []ovsdb.Condition{ovsdb.Equal("name", node.HostInterface(a2uid))}))
+	res, err := s.conf.Transact(ctx, ovnstack.VSwitchDB, ovsdb.Select("Port", []ovsdb.Condition{ovsdb.Equal("name", node.HostInterface(a2uid))}))
 	if err != nil || len(res[0].Rows) != 0 {
 		t.Fatalf("a2's bridge port after Detach: %v, %v", res, err)
 	}

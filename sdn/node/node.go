@@ -139,8 +139,41 @@ func (n *Network) Attach(ctx context.Context, uid, netnsPath string, ports []pod
 		_ = n.hostIP(context.WithoutCancel(ctx), "link", "del", host)
 		return netip.Addr{}, fmt.Errorf("sdn: attach pod %s: %w", uid, err)
 	}
+	// Return once ovn-controller has installed the port's flows, so the
+	// pod's first packets (and ARP, which the kernel retries only every
+	// second) are not lost; a slow chassis delays the pod, not fails it.
+	if err := WaitInstalled(ctx, n.cfg.Conf, host, 10*time.Second); err != nil {
+		n.log.Warn("pod port not yet programmed by ovn-controller; starting the pod anyway", "uid", uid, "err", err)
+	}
 	n.log.Debug("pod attached", "uid", uid, "ip", pfx, "interface", host)
 	return pfx.Addr(), nil
+}
+
+// WaitInstalled waits until ovn-controller marks the interface name as
+// programmed (external_ids:ovn-installed=true), at most within bound.
+func WaitInstalled(ctx context.Context, conf *ovsdb.Client, name string, bound time.Duration) error {
+	ctx, cancel := context.WithTimeout(ctx, bound)
+	defer cancel()
+	where := []ovsdb.Condition{ovsdb.Equal("name", name),
+		{Column: "external_ids", Function: "includes", Value: ovsdb.Map[string, string]{"ovn-installed": "true"}}}
+	for {
+		// Blocks in the server until such a row exists or 500 ms pass.
+		_, err := conf.Transact(ctx, ovnstack.VSwitchDB, ovsdb.Wait("Interface", 500, where, []string{"name"}, "!=", nil))
+		if err == nil {
+			return nil
+		}
+		if !errors.Is(err, ovsdb.ErrTimedOut) {
+			return fmt.Errorf("wait for %s to be programmed: %w", name, err)
+		}
+		if ctx.Err() != nil {
+			ids := "?"
+			if res, err := conf.Transact(context.WithoutCancel(ctx), ovnstack.VSwitchDB,
+				ovsdb.Select("Interface", []ovsdb.Condition{ovsdb.Equal("name", name)}, "external_ids")); err == nil && len(res[0].Rows) == 1 {
+				ids = fmt.Sprint(res[0].Rows[0]["external_ids"])
+			}
+			return fmt.Errorf("wait for %s to be programmed (external_ids %s): %w", name, ids, ctx.Err())
+		}
+	}
 }
 
 // Detach removes the pod's port from br-int and deletes its veth (which

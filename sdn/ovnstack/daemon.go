@@ -11,6 +11,8 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
+
+	"github.com/slipway/slipway/internal/pinnedfork"
 )
 
 // stopGrace is how long a daemon gets between SIGTERM and SIGKILL; OVS and
@@ -53,8 +55,9 @@ func startDaemon(spec daemonSpec, log *slog.Logger, unexpected func(name string,
 	cmd.Env = append(os.Environ(), spec.env...)
 	cmd.Stdout, cmd.Stderr = out, out
 	// Never outlive the parent, even if it is killed without cleaning up.
+	// Pdeathsig follows the forking thread, hence the pinned one.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	if err := cmd.Start(); err != nil {
+	if err := pinnedfork.Start(cmd); err != nil {
 		_ = out.Close()
 		return nil, fmt.Errorf("start %s: %w", spec.name, err)
 	}
