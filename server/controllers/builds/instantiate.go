@@ -5,13 +5,16 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/slipway/slipway/api"
 	"github.com/slipway/slipway/api/errdefs"
 	"github.com/slipway/slipway/server/resource"
+	"github.com/slipway/slipway/server/store"
 )
 
 // maxConflictRetries bounds the read-modify-write retries of a write
@@ -36,6 +39,20 @@ type Instantiator struct {
 	Sources *Sources
 	// Now is the clock (time.Now when nil).
 	Now func() time.Time
+
+	// stripes serialise this process's writers of one BuildConfig's
+	// status, so they queue instead of failing each other's
+	// compare-and-swap; the swap still orders writers across servers.
+	stripes [64]sync.Mutex
+}
+
+func (in *Instantiator) lock(ctx context.Context, name string) func() {
+	project, _ := store.ProjectFrom(ctx)
+	h := fnv.New32a()
+	h.Write([]byte(project + "/" + name))
+	m := &in.stripes[h.Sum32()%uint32(len(in.stripes))]
+	m.Lock()
+	return m.Unlock
 }
 
 // Request is one build to start.
@@ -79,6 +96,12 @@ func (in *Instantiator) Instantiate(ctx context.Context, name string, req Reques
 		bc *api.BuildConfig
 		n  int64
 	)
+	unlock := in.lock(ctx, name)
+	defer func() {
+		if unlock != nil {
+			unlock()
+		}
+	}()
 	for attempt := 0; ; attempt++ {
 		obj, err := in.Service.Get(ctx, bcs, name)
 		if err != nil {
@@ -102,6 +125,8 @@ func (in *Instantiator) Instantiate(ctx context.Context, name string, req Reques
 				if seen.DeliveryID == d.DeliveryID && seen.Type == d.Type && seen.Result == api.DeliveryTriggered {
 					dup := *d
 					dup.Result, dup.Reason, dup.Build = api.DeliveryDuplicate, "delivery "+d.DeliveryID+" already started build "+seen.Build, seen.Build
+					unlock()
+					unlock = nil
 					if err := in.RecordDelivery(ctx, name, dup); err != nil {
 						return nil, err
 					}
@@ -126,6 +151,8 @@ func (in *Instantiator) Instantiate(ctx context.Context, name string, req Reques
 		obj.Status = raw
 		_, err = in.Service.UpdateStatus(ctx, bcs, name, obj)
 		if err == nil {
+			unlock()
+			unlock = nil
 			break
 		}
 		if !errors.Is(err, errdefs.ErrConflict) || attempt >= maxConflictRetries {
@@ -168,6 +195,7 @@ func (in *Instantiator) RecordImageTrigger(ctx context.Context, name string, s a
 
 func (in *Instantiator) updateStatus(ctx context.Context, name string, change func(*api.BuildConfigStatus)) error {
 	bcs := in.lookup(api.BuildConfigsResource)
+	defer in.lock(ctx, name)()
 	for attempt := 0; ; attempt++ {
 		obj, err := in.Service.Get(ctx, bcs, name)
 		if err != nil {
