@@ -78,6 +78,27 @@ func (r *Router) pointConfigAt(dir string) error {
 	return nil
 }
 
+// linkedGeneration is the generation the configuration link points at, if
+// its configuration is on disk.
+func (r *Router) linkedGeneration() (int, bool) {
+	target, err := os.Readlink(filepath.Join(r.opts.Dir, configLink))
+	if err != nil {
+		return 0, false
+	}
+	name, ok := strings.CutPrefix(filepath.Base(filepath.Dir(target)), generationGlob)
+	if !ok {
+		return 0, false
+	}
+	gen, err := strconv.Atoi(name)
+	if err != nil || gen <= 0 {
+		return 0, false
+	}
+	if _, err := os.Stat(target); err != nil {
+		return 0, false
+	}
+	return gen, true
+}
+
 // removeGenerations deletes generation directories other than keep.
 func (r *Router) removeGenerations(keep ...int) error {
 	entries, err := os.ReadDir(r.opts.Dir)

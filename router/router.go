@@ -144,25 +144,16 @@ func Start(ctx context.Context, opts Options) (*Router, error) {
 		flushes: make(chan chan error),
 		done:    make(chan struct{}),
 	}
-	if err := r.removeGenerations(); err != nil {
-		return nil, fmt.Errorf("start router: %w", err)
-	}
-	r.generation = 1
-	res, err := haproxycfg.Render(nil, r.renderOptions(r.generation, nil))
+	res, err := r.initialGeneration()
 	if err != nil {
 		return nil, fmt.Errorf("start router: %w", err)
 	}
-	if err := writeGeneration(r.generationDir(r.generation), res.Files); err != nil {
-		return nil, fmt.Errorf("start router: %w", err)
-	}
-	if err := r.pointConfigAt(r.generationDir(r.generation)); err != nil {
-		return nil, fmt.Errorf("start router: %w", err)
-	}
 	r.proc, err = haproxy.Start(ctx, haproxy.Options{
-		Binary:     opts.Binary,
-		Dir:        dir,
-		ConfigPath: filepath.Join(dir, configLink),
-		Logger:     opts.Logger,
+		Binary:        opts.Binary,
+		Dir:           dir,
+		ConfigPath:    filepath.Join(dir, configLink),
+		Logger:        opts.Logger,
+		ListenersFrom: filepath.Join(dir, runtimeSocket),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("start router: %w", err)
@@ -178,6 +169,38 @@ func Start(ctx context.Context, opts Options) (*Router, error) {
 		r.stopErr = r.proc.Stop(stopCtx)
 	}()
 	return r, nil
+}
+
+// initialGeneration prepares the configuration HAProxy starts on. Normally
+// that is an empty one (no routes until the first Apply). But when the
+// HAProxy of a run that was killed still serves (haproxy.PreviousMaster),
+// the new one starts on that run's last generation, which is still on
+// disk, and takes its listening sockets over: traffic keeps flowing to the
+// same routes until the first Apply reloads into the current set (the
+// empty Structure returned makes sure it does).
+func (r *Router) initialGeneration() (*haproxycfg.Result, error) {
+	if haproxy.PreviousMaster(r.opts.Dir) != 0 {
+		if gen, ok := r.linkedGeneration(); ok {
+			if err := r.removeGenerations(gen); err != nil {
+				return nil, err
+			}
+			r.generation = gen
+			r.log.Info("an earlier run's haproxy still serves: taking over its listeners", "generation", gen)
+			return &haproxycfg.Result{}, nil
+		}
+	}
+	if err := r.removeGenerations(); err != nil {
+		return nil, err
+	}
+	r.generation = 1
+	res, err := haproxycfg.Render(nil, r.renderOptions(r.generation, nil))
+	if err != nil {
+		return nil, err
+	}
+	if err := writeGeneration(r.generationDir(r.generation), res.Files); err != nil {
+		return nil, err
+	}
+	return res, r.pointConfigAt(r.generationDir(r.generation))
 }
 
 func (r *Router) renderOptions(generation int, previous haproxycfg.Table) haproxycfg.Options {

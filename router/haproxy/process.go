@@ -14,6 +14,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -52,6 +53,14 @@ type Options struct {
 	ReloadTimeout time.Duration
 	// StopTimeout bounds a graceful stop before SIGKILL; default 10 s.
 	StopTimeout time.Duration
+	// ListenersFrom is the runtime socket the configuration declares with
+	// "expose-fd listeners". When the master of an earlier run is still
+	// alive — the process that started it was killed, and HAProxy, in its
+	// own process group, kept serving — the new master takes the listening
+	// sockets over from it through that socket and then lets it finish
+	// (haproxy -x … -sf …), exactly as a reload does: a crash and restart
+	// of the router drops no connection.
+	ListenersFrom string
 }
 
 // Process is a running HAProxy master and its workers.
@@ -79,12 +88,15 @@ func Start(ctx context.Context, opts Options) (*Process, error) {
 		return nil, fmt.Errorf("start haproxy: %w", err)
 	}
 	defer logFile.Close() // the child holds its own descriptor
-	cmd := exec.Command(opts.Binary,
-		"-W",
-		"-S", filepath.Join(opts.Dir, MasterSocketFile),
-		"-p", filepath.Join(opts.Dir, PIDFile),
-		"-f", opts.ConfigPath,
-	)
+	args := []string{"-W", "-S", filepath.Join(opts.Dir, MasterSocketFile), "-p", filepath.Join(opts.Dir, PIDFile), "-f", opts.ConfigPath}
+	previous := PreviousMaster(opts.Dir)
+	if previous != 0 && opts.ListenersFrom != "" {
+		if _, err := os.Stat(opts.ListenersFrom); err == nil {
+			args = append(args, "-x", opts.ListenersFrom, "-sf", strconv.Itoa(previous))
+			opts.Logger.Info("taking over from a running haproxy of an earlier run", "pid", previous)
+		}
+	}
+	cmd := exec.Command(opts.Binary, args...)
 	cmd.Dir = opts.Dir
 	cmd.Stdout = logFile
 	cmd.Stderr = logFile
@@ -128,6 +140,30 @@ func (o Options) withDefaults() Options {
 		o.StopTimeout = 10 * time.Second
 	}
 	return o
+}
+
+// PreviousMaster returns the pid of a master an earlier run left behind in
+// dir (its pid file names a live haproxy whose master socket is in dir),
+// or 0.
+func PreviousMaster(dir string) int {
+	b, err := os.ReadFile(filepath.Join(dir, PIDFile))
+	if err != nil {
+		return 0
+	}
+	line, _, _ := strings.Cut(string(b), "\n")
+	pid, err := strconv.Atoi(strings.TrimSpace(line))
+	if err != nil || pid <= 0 {
+		return 0
+	}
+	cmdline, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
+	if err != nil {
+		return 0
+	}
+	args := strings.Split(string(cmdline), "\x00")
+	if len(args) == 0 || filepath.Base(args[0]) != "haproxy" || !slices.Contains(args, filepath.Join(dir, MasterSocketFile)) {
+		return 0
+	}
+	return pid
 }
 
 // PID is the master's process id.

@@ -30,7 +30,8 @@ import (
 // `slipway server` on a PostgreSQL, `slipway node`, `slipway router` —
 // serves an app of two pods through a route under constant load, and
 // meanwhile kills the API server (SIGKILL) and starts it again, restarts
-// the node agent, and makes the router reload for ten new routes. Not one
+// the node agent, makes the router reload for ten new routes, and kills the
+// router (SIGKILL) and starts it again. Not one
 // request may fail, no stored object may be lost, and the pods must be the
 // same ones (adopted, not restarted). Each step's duration goes to
 // test/artifacts/e2e/resilience.txt.
@@ -170,6 +171,24 @@ func TestProcessRestartsUnderLoad(t *testing.T) {
 	}
 	eventually(t, "the tenth new route admitted", func() error { return routeAdmitted(ctx, admin, lookup("routes"), "extra-9") })
 	report.step("router reloaded for 10 new routes")
+	pause()
+	// The router's process dies; its HAProxy keeps serving, and the next
+	// run takes the listeners over and lets the orphan finish.
+	haproxyDir := filepath.Join(routerDir, "h")
+	orphan := readPID(t, filepath.Join(haproxyDir, "haproxy.pid"))
+	router.restart(syscall.SIGKILL)
+	create("routes", "shop", api.Route{Metadata: api.ObjectMeta{Name: "after-restart"},
+		Spec: api.RouteSpec{Host: "after.resilience.test", To: api.RouteTargetReference{Kind: "Service", Name: "web"}}})
+	eventually(t, "the restarted router serving a new route, the old HAProxy gone", func() error {
+		if err := routeAdmitted(ctx, admin, lookup("routes"), "after-restart"); err != nil {
+			return err
+		}
+		if _, err := os.Stat(fmt.Sprintf("/proc/%d", orphan)); err == nil {
+			return fmt.Errorf("the killed router's haproxy (pid %d) still runs", orphan)
+		}
+		return nil
+	})
+	report.step("router killed (SIGKILL), restarted, took HAProxy's listeners over")
 	pause()
 	ok, failures := load.stop()
 	report.step(fmt.Sprintf("load stopped: %d requests served", ok))
@@ -319,6 +338,20 @@ func routeAdmitted(ctx context.Context, c *client.Client, routes *api.Resource, 
 		}
 	}
 	return errors.New("not admitted yet")
+}
+
+func readPID(t *testing.T, path string) int {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	line, _, _ := strings.Cut(string(b), "\n")
+	pid, err := strconv.Atoi(strings.TrimSpace(line))
+	if err != nil {
+		t.Fatalf("pid file %s: %v", path, err)
+	}
+	return pid
 }
 
 func firstLine(s string) string {
