@@ -184,7 +184,7 @@ func (a *App) rootCommand() *cobra.Command {
 	add("project", a.projectsCommand(), a.projectCommand(), a.newProjectCommand(), a.statusCommand())
 	add("resource", a.getCommand(), a.describeCommand(), a.applyCommand(), a.editCommand(), a.deleteCommand(), a.apiResourcesCommand(),
 		a.logsCommand(), a.execCommand(), a.scaleCommand(), a.rolloutCommand(), a.setCommand(), a.exposeCommand(),
-		a.newAppCommand(), a.newBuildCommand(), a.startBuildCommand(), a.cancelBuildCommand())
+		a.newAppCommand(), a.newBuildCommand(), a.startBuildCommand(), a.cancelBuildCommand(), a.createCommand())
 	add("admin", a.admCommand(), a.policyCommand("policy", false))
 	root.AddCommand(&cobra.Command{
 		Use:   "version",
