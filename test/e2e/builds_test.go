@@ -1,0 +1,181 @@
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/slipway/slipway/api"
+	"github.com/slipway/slipway/builder/gittest"
+	"github.com/slipway/slipway/builder/images"
+)
+
+// TestUpBuildsFromGit drives the whole path a user takes: slip new-app on a
+// Git repository under `slipway up` (a real node on containerd, the
+// registry, the router), the first build (ConfigChange trigger) runs the
+// static builder and pushes, the deployment's image trigger rolls the app
+// out, slip expose serves it through a route; then a GitHub push webhook
+// builds the next commit and the new version is served. It reports the
+// webhook → new version served time (issue target: p50 ≤ 20 s).
+func TestUpBuildsFromGit(t *testing.T) {
+	ctx := context.Background()
+	repo := gittest.New(t)
+	repo.Commit("main", "version one", map[string]string{"index.html": "<h1>version one</h1>\n"})
+	imagesDir := t.TempDir()
+	if _, err := images.BuildAll(ctx, imagesDir, images.Options{Only: []string{images.Static}}); err != nil {
+		t.Fatalf("build the static builder image: %v", err)
+	}
+	up := startUp(t, dataDir(t), "--builder-images", imagesDir)
+	c := up.client(t)
+	cat := api.NewCatalogue()
+	lookup := func(plural string) *api.Resource { r, _ := cat.Lookup(plural); return r }
+
+	config := t.TempDir()
+	slip := func(args ...string) string {
+		t.Helper()
+		cmd := exec.Command(binary(t, "slip"), args...)
+		cmd.Env = append(os.Environ(), "XDG_CONFIG_HOME="+config, "NO_COLOR=1")
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("slip %s: %v\n%s\nslipway up:\n%s", strings.Join(args, " "), err, out, tail(up.stderr.String(), 4000))
+		}
+		return string(out)
+	}
+	slip("login", up.url, "--token", up.token(t), "--certificate-authority", up.ca)
+	slip("new-project", "shop")
+	out := slip("new-app", repo.URI(), "--name", "site")
+	if !strings.Contains(out, "detected builder static") || !strings.Contains(out, "buildconfig/site created") {
+		t.Fatalf("new-app:\n%s", out)
+	}
+	slip("expose", "service/site")
+
+	waitBuild := func(name string, within time.Duration) *api.Build {
+		t.Helper()
+		var b api.Build
+		deadline := time.Now().Add(within)
+		for {
+			err := c.Get(ctx, lookup(api.BuildsResource), "shop", name, &b)
+			if err == nil && api.BuildPhaseFinished(b.Status.Phase) {
+				if b.Status.Phase != api.BuildPhaseComplete {
+					logs, _ := c.Stream(ctx, "GET", "/api/v1/projects/shop/builds/"+name+"/log", "", nil)
+					var text []byte
+					if logs != nil {
+						text, _ = io.ReadAll(logs)
+						logs.Close()
+					}
+					t.Fatalf("build %s %s: %s %s\n%s", name, b.Status.Phase, b.Status.Reason, b.Status.Message, text)
+				}
+				return &b
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("build %s not finished within %s: %+v (%v)\nslipway up:\n%s", name, within, b.Status, err, tail(up.stderr.String(), 4000))
+			}
+			time.Sleep(250 * time.Millisecond) // bounded poll of a real system
+		}
+	}
+	served := func(want string, within time.Duration) {
+		t.Helper()
+		hc := &http.Client{Timeout: 5 * time.Second}
+		deadline := time.Now().Add(within)
+		var last string
+		for {
+			req, _ := http.NewRequestWithContext(ctx, "GET", fmt.Sprintf("http://127.0.0.1:%d/", up.routerHTTP), nil)
+			req.Host = "site-shop.apps.localhost"
+			if resp, err := hc.Do(req); err == nil {
+				body, _ := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				if resp.StatusCode == 200 && strings.Contains(string(body), want) {
+					return
+				}
+				last = fmt.Sprintf("%d %q", resp.StatusCode, body)
+			} else {
+				last = err.Error()
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("the route does not serve %q within %s (last: %s)\n%s", want, within, last, slip("status"))
+			}
+			time.Sleep(200 * time.Millisecond) // bounded poll of a real system
+		}
+	}
+
+	first := waitBuild("site-1", 3*time.Minute)
+	if first.Status.OutputDigest == "" || first.Status.Revision == nil || first.Status.Cause == nil || first.Status.Cause.Type != api.ConfigChangeBuildTrigger {
+		t.Errorf("first build status %+v", first.Status)
+	}
+	served("version one", 2*time.Minute)
+	var d api.Deployment
+	if err := c.Get(ctx, lookup(api.DeploymentsResource), "shop", "site", &d); err != nil {
+		t.Fatal(err)
+	}
+	if img := d.Spec.Template.Spec.Containers[0].Image; !strings.HasSuffix(img, "/shop/site@"+first.Status.OutputDigest) {
+		t.Errorf("the deployment runs %s, not the build's digest %s", img, first.Status.OutputDigest)
+	}
+
+	// A push: the GitHub webhook builds the new commit and it is served.
+	var bc api.BuildConfig
+	if err := c.Get(ctx, lookup(api.BuildConfigsResource), "shop", "site", &bc); err != nil {
+		t.Fatal(err)
+	}
+	secret := ""
+	for _, tr := range bc.Spec.Triggers {
+		if tr.Type == api.GitHubWebHookBuildTrigger {
+			secret = tr.GitHubWebHook.Secret
+		}
+	}
+	sha := repo.Commit("main", "version two", map[string]string{"index.html": "<h1>version two</h1>\n"})
+	body, _ := json.Marshal(map[string]any{"ref": "refs/heads/main", "after": sha,
+		"repository":  map[string]any{"default_branch": "main"},
+		"head_commit": map[string]any{"id": sha, "message": "version two", "author": map[string]any{"name": "Test Author"}}})
+	start := time.Now()
+	req, _ := http.NewRequestWithContext(ctx, "POST", up.url+api.WebhookPath("shop", "site", secret, "github"), bytes.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("X-GitHub-Event", "push")
+	req.Header.Set("X-GitHub-Delivery", "e2e-1")
+	caPEM, err := os.ReadFile(up.ca)
+	if err != nil {
+		t.Fatal(err)
+	}
+	roots := x509.NewCertPool()
+	roots.AppendCertsFromPEM(caPEM)
+	resp, err := (&http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: roots}}}).Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	answer, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || !strings.Contains(string(answer), `"name":"site-2"`) {
+		t.Fatalf("webhook: %d %s", resp.StatusCode, answer)
+	}
+	second := waitBuild("site-2", 3*time.Minute)
+	if second.Status.Revision == nil || second.Status.Revision.Commit != sha {
+		t.Errorf("second build revision %+v, want %s", second.Status.Revision, sha)
+	}
+	served("version two", 2*time.Minute)
+	t.Logf("webhook received → new version served through the route: %s (build %s)", time.Since(start).Round(100*time.Millisecond), second.Status.Duration.Round(100*time.Millisecond))
+
+	out = slip("describe", "bc/site")
+	if !strings.Contains(out, "e2e-1") || !strings.Contains(out, "Triggered") {
+		t.Errorf("describe bc/site shows no delivery:\n%s", out)
+	}
+	logs := slip("logs", "build/site-2")
+	if !strings.Contains(logs, "Push successful") {
+		t.Errorf("build log:\n%s", logs)
+	}
+}
+
+func tail(s string, n int) string {
+	if len(s) > n {
+		return s[len(s)-n:]
+	}
+	return s
+}
