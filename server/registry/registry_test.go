@@ -302,6 +302,14 @@ func TestAuthentication(t *testing.T) {
 			t.Fatalf("bob GET %s = %d %s, want 403 DENIED", path, code, body)
 		}
 	}
+	if code, body := e.do(t, "POST", "/v2/shop/web/blobs/uploads/", e.bob, nil, nil); code != http.StatusForbidden || errorCode(t, body) != "DENIED" {
+		t.Fatalf("bob pushing into shop = %d %s, want 403 DENIED", code, body)
+	}
+	resp = e.send(t, "GET", "/v2/shop/web/tags/list", "", nil, nil)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusUnauthorized || resp.Header.Get("WWW-Authenticate") == "" {
+		t.Fatalf("anonymous pull = %d, want 401 with a challenge", resp.StatusCode)
+	}
 	code, body = e.do(t, "GET", "/v2/shop/a/b/manifests/latest", e.alice, nil, nil)
 	if code != http.StatusBadRequest && code != http.StatusNotFound || errorCode(t, body) != "NAME_INVALID" {
 		t.Fatalf("nested repository = %d %s, want NAME_INVALID", code, body)
