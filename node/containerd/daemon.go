@@ -14,6 +14,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -99,6 +100,12 @@ func Start(ctx context.Context, cfg Config) (*Daemon, error) {
 	if err := os.WriteFile(configPath, []byte(renderConfig(dir)), 0o600); err != nil {
 		return nil, fmt.Errorf("containerd: write config: %w", err)
 	}
+	// A daemon of an earlier run whose parent was killed still holds the
+	// directory (its socket, its metadata lock): stop it first. Its
+	// containers keep running and the new daemon finds them.
+	if err := stopSurvivor(ctx, dir, configPath, cfg); err != nil {
+		return nil, err
+	}
 	// A socket file left by a daemon that was killed would make the new
 	// daemon fail to listen.
 	for _, sock := range []string{socketPath(dir), socketPath(dir) + ".ttrpc", filepath.Join(dir, "debug.sock")} {
@@ -127,6 +134,10 @@ func Start(ctx context.Context, cfg Config) (*Daemon, error) {
 		close(d.exited)
 	}()
 	cfg.Logger.InfoContext(ctx, "containerd started", "pid", cmd.Process.Pid, "dir", dir)
+	if err := os.WriteFile(pidPath(dir), []byte(strconv.Itoa(cmd.Process.Pid)+"\n"), 0o600); err != nil {
+		stopErr := d.Stop(context.WithoutCancel(ctx))
+		return nil, errors.Join(fmt.Errorf("containerd: write pid file: %w", err), stopErr)
+	}
 
 	if err := d.waitReady(ctx); err != nil {
 		stopErr := d.Stop(context.WithoutCancel(ctx))
@@ -240,6 +251,45 @@ func RuncVersion(ctx context.Context, runc string) (string, error) {
 }
 
 func socketPath(dir string) string { return filepath.Join(dir, "containerd.sock") }
+
+func pidPath(dir string) string { return filepath.Join(dir, "containerd.pid") }
+
+// stopSurvivor stops the daemon the pid file names if it still runs with
+// this directory's configuration: SIGTERM, then SIGKILL after StopTimeout.
+func stopSurvivor(ctx context.Context, dir, configPath string, cfg Config) error {
+	b, err := os.ReadFile(pidPath(dir))
+	if err != nil {
+		return nil // none recorded
+	}
+	pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
+	if err != nil || pid <= 0 {
+		return nil
+	}
+	alive := func() bool {
+		cmdline, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
+		return err == nil && strings.Contains(string(cmdline), "\x00"+configPath)
+	}
+	if !alive() {
+		return nil
+	}
+	cfg.Logger.InfoContext(ctx, "containerd of an earlier run still runs; stopping it", "pid", pid)
+	_ = syscall.Kill(pid, syscall.SIGTERM)
+	deadline := time.Now().Add(cfg.StopTimeout)
+	for alive() {
+		if time.Now().After(deadline) {
+			if err := syscall.Kill(pid, syscall.SIGKILL); err != nil && !errors.Is(err, syscall.ESRCH) {
+				return fmt.Errorf("containerd: kill the earlier run's daemon (pid %d): %w", pid, err)
+			}
+			deadline = time.Now().Add(cfg.StopTimeout)
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("containerd: wait for the earlier run's daemon (pid %d) to stop: %w", pid, ctx.Err())
+		case <-time.After(50 * time.Millisecond): // polling a process we cannot wait for
+		}
+	}
+	return nil
+}
 
 // renderConfig returns a version 2 config that keeps root, state, sockets
 // and the opt plugin under dir. The CRI plugin and the snapshotters that

@@ -91,3 +91,27 @@ func TestStartErrors(t *testing.T) {
 		})
 	}
 }
+
+// A daemon whose parent died (here: one never stopped) holds the
+// directory; the next Start stops it and serves in its place.
+func TestStartReplacesASurvivingDaemon(t *testing.T) {
+	requirePeers(t)
+	ctx := context.Background()
+	cfg := containerd.Config{Dir: t.TempDir(), Namespace: "launcher-test", Logger: slog.New(slog.NewTextHandler(os.Stderr, nil))}
+	first, err := containerd.Start(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer first.Stop(ctx)
+	second, err := containerd.Start(ctx, cfg)
+	if err != nil {
+		t.Fatalf("Start over a running daemon: %v", err)
+	}
+	defer second.Stop(ctx)
+	if !processGone(first.PID()) {
+		t.Errorf("the first daemon (pid %d) still runs", first.PID())
+	}
+	if ok, err := second.Client().IsServing(ctx); err != nil || !ok {
+		t.Errorf("the second daemon: IsServing = %v, %v", ok, err)
+	}
+}

@@ -26,6 +26,9 @@ func startDaemon(t *testing.T, name string, env []string, args ...string) *daemo
 	d := &daemon{t: t, name: name, args: args, env: env}
 	d.start()
 	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("%s's log (end):\n%s", d.name, tail(d.stderr.String(), 3000))
+		}
 		if d.cmd.ProcessState == nil {
 			_ = d.cmd.Process.Signal(syscall.SIGTERM)
 			select {
@@ -83,4 +86,11 @@ func (d *daemon) alive() {
 		d.t.Fatalf("%s exited: %v\n%s", d.name, err, d.stderr)
 	default:
 	}
+}
+
+func tail(s string, n int) string {
+	if len(s) > n {
+		return "…" + s[len(s)-n:]
+	}
+	return s
 }

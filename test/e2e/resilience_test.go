@@ -29,9 +29,9 @@ import (
 // TestProcessRestartsUnderLoad runs the platform as separate processes —
 // `slipway server` on a PostgreSQL, `slipway node`, `slipway router` —
 // serves an app of two pods through a route under constant load, and
-// meanwhile kills the API server (SIGKILL) and starts it again, restarts
-// the node agent, makes the router reload for ten new routes, and kills the
-// router (SIGKILL) and starts it again. Not one
+// meanwhile kills (SIGKILL) and starts again the API server, the node agent
+// (its containerd outlives it and is replaced) and, after a reload for ten
+// new routes, the router (its HAProxy outlives it and hands over). Not one
 // request may fail, no stored object may be lost, and the pods must be the
 // same ones (adopted, not restarted). Each step's duration goes to
 // test/artifacts/e2e/resilience.txt.
@@ -152,7 +152,7 @@ func TestProcessRestartsUnderLoad(t *testing.T) {
 	report.step("API server killed (SIGKILL) and back")
 	pause()
 	restarted := time.Now().Truncate(time.Second)
-	node.restart(syscall.SIGTERM)
+	node.restart(syscall.SIGKILL)
 	eventually(t, "the restarted agent renewing its lease", func() error {
 		var lease api.Lease
 		if err := admin.Get(ctx, lookup("leases"), "", "node-n1", &lease); err != nil {
@@ -163,7 +163,7 @@ func TestProcessRestartsUnderLoad(t *testing.T) {
 		}
 		return nodeReady(ctx, admin, lookup("nodes"), "n1")
 	})
-	report.step("node agent restarted, renewing its lease, node Ready")
+	report.step("node agent killed (SIGKILL) and back, renewing its lease, node Ready")
 	pause()
 	for i := range 10 {
 		create("routes", "shop", api.Route{Metadata: api.ObjectMeta{Name: fmt.Sprintf("extra-%d", i)},
