@@ -435,13 +435,18 @@ func (a *App) followBuild(ctx context.Context, s *session, project, name string)
 	}); err != nil {
 		return err
 	}
-	if b.Status.Phase == api.BuildPhaseRunning {
-		path := "/api/v1/projects/" + url.PathEscape(project) + "/builds/" + url.PathEscape(name) + "/log?follow=true"
+	// A build that ran has a log, followed while it runs, printed whole
+	// when it already ended.
+	if b.Status.Phase == api.BuildPhaseRunning || b.Status.StartTimestamp != nil || b.Status.PodName != "" {
+		path := "/api/v1/projects/" + url.PathEscape(project) + "/builds/" + url.PathEscape(name) + "/log"
+		if b.Status.Phase == api.BuildPhaseRunning {
+			path += "?follow=true"
+		}
 		if body, err := s.client.Stream(ctx, http.MethodGet, path, "", nil); err == nil {
 			_, _ = io.Copy(a.Stdout, body)
 			body.Close()
-		} else {
-			fmt.Fprintf(a.Stderr, "build %s: no log yet: %s\n", name, oneLine(err.Error()))
+		} else if b.Status.Phase != api.BuildPhaseCancelled {
+			fmt.Fprintf(a.Stderr, "build %s: no log: %s\n", name, oneLine(err.Error()))
 		}
 		if err := waitFor(func() bool { return api.BuildPhaseFinished(b.Status.Phase) }); err != nil {
 			return err

@@ -179,3 +179,104 @@ func tail(s string, n int) string {
 	}
 	return s
 }
+
+// TestUpBuildVariants: a private repository cloned with a token from a
+// secret, a failing assemble (Failed, its output in the log, start-build
+// --follow exits 1), a cancelled running build, and a binary build of a
+// local directory followed live.
+func TestUpBuildVariants(t *testing.T) {
+	ctx := context.Background()
+	imagesDir := t.TempDir()
+	if _, err := images.BuildAll(ctx, imagesDir, images.Options{Only: []string{images.Static}}); err != nil {
+		t.Fatalf("build the static builder image: %v", err)
+	}
+	up := startUp(t, dataDir(t), "--builder-images", imagesDir)
+	c := up.client(t)
+	builds, _ := api.NewCatalogue().Lookup(api.BuildsResource)
+	config := t.TempDir()
+	run := func(args ...string) (string, error) {
+		cmd := exec.Command(binary(t, "slip"), args...)
+		cmd.Env = append(os.Environ(), "XDG_CONFIG_HOME="+config, "NO_COLOR=1")
+		out, err := cmd.CombinedOutput()
+		return string(out), err
+	}
+	slip := func(args ...string) string {
+		t.Helper()
+		out, err := run(args...)
+		if err != nil {
+			t.Fatalf("slip %s: %v\n%s", strings.Join(args, " "), err, out)
+		}
+		return out
+	}
+	phase := func(name, want string, within time.Duration) *api.Build {
+		t.Helper()
+		var b api.Build
+		deadline := time.Now().Add(within)
+		for {
+			if err := c.Get(ctx, builds, "var", name, &b); err == nil && b.Status.Phase == want {
+				return &b
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("build %s is %s (%s: %s), want %s within %s", name, b.Status.Phase, b.Status.Reason, b.Status.Message, want, within)
+			}
+			time.Sleep(250 * time.Millisecond) // bounded poll of a real system
+		}
+	}
+	slip("login", up.url, "--token", up.token(t), "--certificate-authority", up.ca)
+	slip("new-project", "var")
+
+	// A private repository over HTTP, cloned with the secret's token.
+	private := gittest.New(t)
+	sha := private.Commit("main", "private page", map[string]string{"index.html": "<h1>private</h1>\n"})
+	url := private.Serve("s3cr3t-t0ken")
+	slip("create", "secret", "basic-auth", "repo", "--password", "s3cr3t-t0ken")
+	slip("new-build", url, "--name", "private", "--builder", "static", "--source-secret", "repo")
+	if b := phase("private-1", api.BuildPhaseComplete, 3*time.Minute); b.Status.Revision == nil || b.Status.Revision.Commit != sha {
+		t.Errorf("private build revision %+v, want %s", b.Status.Revision, sha)
+	}
+
+	// A binary build of a local directory, followed live.
+	dir := t.TempDir()
+	if err := os.WriteFile(dir+"/index.html", []byte("<h1>from my laptop</h1>\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out := slip("start-build", "private", "--from-dir", dir, "--follow")
+	if !strings.Contains(out, "build/private-2 started") || !strings.Contains(out, "Push successful") || !strings.Contains(out, "build/private-2 complete") {
+		t.Errorf("start-build --from-dir --follow:\n%s", out)
+	}
+
+	// A failing assemble.
+	broken := gittest.New(t)
+	broken.Commit("main", "broken", map[string]string{"index.html": "x", ".s2i/bin/assemble": "#!/bin/sh\necho failing on purpose\nexit 3\n"})
+	slip("new-build", broken.URI(), "--name", "broken", "--builder", "static")
+	failed := phase("broken-1", api.BuildPhaseFailed, 3*time.Minute)
+	if failed.Status.Message == "" {
+		t.Errorf("failed build without a message: %+v", failed.Status)
+	}
+	out, err := run("start-build", "broken", "--follow")
+	if err == nil || !strings.Contains(out, "failing on purpose") || !strings.Contains(out, "build broken-2 failed") {
+		t.Errorf("start-build --follow of a failing build: %v\n%s", err, out)
+	}
+
+	// Cancelling a running build stops it.
+	slow := gittest.New(t)
+	slow.Commit("main", "slow", map[string]string{"index.html": "x", ".s2i/bin/assemble": "#!/bin/sh\necho assembling\nsleep 600\n"})
+	slip("new-build", slow.URI(), "--name", "slow", "--builder", "static")
+	phase("slow-1", api.BuildPhaseRunning, 3*time.Minute)
+	eventually(t, "assemble runs", func() error {
+		out, _ := run("logs", "build/slow-1")
+		if !strings.Contains(out, "assembling") {
+			return fmt.Errorf("log: %q", out)
+		}
+		return nil
+	})
+	slip("cancel-build", "slow-1")
+	phase("slow-1", api.BuildPhaseCancelled, 30*time.Second)
+	pods, _ := api.NewCatalogue().Lookup(api.PodsResource)
+	eventually(t, "the cancelled build's pod is gone", func() error {
+		if err := c.Get(ctx, pods, "var", "slow-1-build", nil); err == nil {
+			return fmt.Errorf("pod still there")
+		}
+		return nil
+	})
+}
