@@ -84,7 +84,8 @@ func (o *ovnNode) runManagementPort(ctx context.Context, c *client.Client, name 
 		if err == nil {
 			s := n.Metadata.Annotations[netconf.NodeSubnetAnnotation]
 			if subnet, perr := netip.ParsePrefix(s); perr == nil {
-				err = sdnnode.EnsureManagementPort(ctx, o.conf, sdnnode.ManagementPort{NodeName: name, Subnet: subnet, ClusterCIDR: o.cluster})
+				err = sdnnode.EnsureManagementPort(ctx, o.conf, sdnnode.ManagementPort{NodeName: name, Subnet: subnet, ClusterCIDR: o.cluster,
+					Masquerade: true})
 				if err == nil && subnet != done {
 					log.Info("OVN management port ready", "subnet", subnet, "address", netconf.ManagementAddr(subnet))
 					done = subnet
@@ -111,7 +112,7 @@ func (o *ovnNode) runManagementPort(ctx context.Context, c *client.Client, name 
 func (o *ovnNode) stop(ctx context.Context) error {
 	var errs []error
 	if o.conf != nil {
-		errs = append(errs, sdnnode.RemoveManagementPort(ctx, o.conf, ""))
+		errs = append(errs, sdnnode.RemoveManagementPort(ctx, o.conf, "", o.cluster))
 		o.conf.Close()
 	}
 	errs = append(errs, o.chassis.Stop(ctx))

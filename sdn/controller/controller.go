@@ -249,7 +249,7 @@ func (c *Controller) sync(ctx context.Context) error {
 	for _, e := range endpointList {
 		endpoints[e.Metadata.Project+"/"+e.Metadata.Name] = e
 	}
-	want := buildTopology(nodeNets, podNets, projects, policies, services, endpoints)
+	want := buildTopology(c.cluster, nodeNets, podNets, projects, policies, services, endpoints)
 	cur, err := readNB(ctx, c.cfg.NB)
 	if err != nil {
 		return err

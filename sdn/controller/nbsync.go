@@ -19,6 +19,8 @@ type nbState struct {
 	pgs      []ovsdb.PortGroup
 	acls     map[ovsdb.UUID]ovsdb.ACL
 	lbs      []ovsdb.LoadBalancer
+	policies map[ovsdb.UUID]ovsdb.LogicalRouterPolicy
+	routes   map[ovsdb.UUID]ovsdb.LogicalRouterStaticRoute
 }
 
 // readNB reads every row of the tables the controller writes in one
@@ -27,12 +29,14 @@ func readNB(ctx context.Context, nb *ovsdb.Client) (*nbState, error) {
 	res, err := nb.Transact(ctx, ovsdb.NorthboundDB,
 		ovsdb.Select(ovsdb.TableLogicalRouter, nil), ovsdb.Select(ovsdb.TableLogicalRouterPort, nil),
 		ovsdb.Select(ovsdb.TableLogicalSwitch, nil), ovsdb.Select(ovsdb.TableLogicalSwitchPort, nil),
-		ovsdb.Select(ovsdb.TablePortGroup, nil), ovsdb.Select(ovsdb.TableACL, nil), ovsdb.Select(ovsdb.TableLoadBalancer, nil))
+		ovsdb.Select(ovsdb.TablePortGroup, nil), ovsdb.Select(ovsdb.TableACL, nil), ovsdb.Select(ovsdb.TableLoadBalancer, nil),
+		ovsdb.Select(ovsdb.TableLogicalRouterPolicy, nil), ovsdb.Select(ovsdb.TableLogicalRouterStaticRoute, nil))
 	if err != nil {
 		return nil, fmt.Errorf("read Northbound: %w", err)
 	}
 	s := &nbState{lrps: map[ovsdb.UUID]ovsdb.LogicalRouterPort{}, lsps: map[ovsdb.UUID]ovsdb.LogicalSwitchPort{},
-		acls: map[ovsdb.UUID]ovsdb.ACL{}}
+		acls: map[ovsdb.UUID]ovsdb.ACL{}, policies: map[ovsdb.UUID]ovsdb.LogicalRouterPolicy{},
+		routes: map[ovsdb.UUID]ovsdb.LogicalRouterStaticRoute{}}
 	if s.routers, err = decodeOwned(res[0].Rows, ovsdb.LogicalRouterFromRow, func(r ovsdb.LogicalRouter) map[string]string { return r.ExternalIDs }); err != nil {
 		return nil, err
 	}
@@ -62,6 +66,20 @@ func readNB(ctx context.Context, nb *ovsdb.Client) (*nbState, error) {
 	}
 	for _, a := range acls {
 		s.acls[a.UUID] = a
+	}
+	policies, err := decodeOwned(res[7].Rows, ovsdb.LogicalRouterPolicyFromRow, func(r ovsdb.LogicalRouterPolicy) map[string]string { return r.ExternalIDs })
+	if err != nil {
+		return nil, err
+	}
+	for _, p := range policies {
+		s.policies[p.UUID] = p
+	}
+	routes, err := decodeOwned(res[8].Rows, ovsdb.LogicalRouterStaticRouteFromRow, func(r ovsdb.LogicalRouterStaticRoute) map[string]string { return r.ExternalIDs })
+	if err != nil {
+		return nil, err
+	}
+	for _, r := range routes {
+		s.routes[r.UUID] = r
 	}
 	if s.lbs, err = decodeOwned(res[6].Rows, ovsdb.LoadBalancerFromRow, func(r ovsdb.LoadBalancer) map[string]string { return r.ExternalIDs }); err != nil {
 		return nil, err
@@ -177,6 +195,63 @@ func diff(cur *nbState, want *topology) *plan {
 			}
 		}
 		removeFrom(p, ovsdb.TableLogicalRouter, curRouter.UUID, "ports", gone)
+	}
+	curPolicies := map[string]ovsdb.LogicalRouterPolicy{}
+	if ok {
+		for _, u := range curRouter.Policies {
+			if pol, mine := cur.policies[u]; mine {
+				curPolicies[pol.ExternalIDs[KeyExternalID]] = pol
+			}
+		}
+	}
+	for _, key := range sortedKeys(want.routerPolicies) {
+		w := want.routerPolicies[key]
+		if c, exists := curPolicies[key]; exists {
+			if c.Priority != w.Priority || c.Match != w.Match || c.Action != w.Action || !sameStrings(c.Nexthops, w.Nexthops) ||
+				!maps.Equal(c.ExternalIDs, w.ExternalIDs) {
+				p.add(ovsdb.Update(ovsdb.TableLogicalRouterPolicy, byUUID(c.UUID), w.Row()))
+			}
+			continue
+		}
+		insertInto(p, ovsdb.TableLogicalRouter, routerRef, "policies", ovsdb.TableLogicalRouterPolicy, w.Row())
+	}
+	if ok {
+		var gone []ovsdb.UUID
+		for key, c := range curPolicies {
+			if _, keep := want.routerPolicies[key]; !keep {
+				gone = append(gone, c.UUID)
+			}
+		}
+		slices.Sort(gone)
+		removeFrom(p, ovsdb.TableLogicalRouter, curRouter.UUID, "policies", gone)
+	}
+	curRoutes := map[string]ovsdb.LogicalRouterStaticRoute{}
+	if ok {
+		for _, u := range curRouter.StaticRoutes {
+			if r, mine := cur.routes[u]; mine {
+				curRoutes[r.ExternalIDs[KeyExternalID]] = r
+			}
+		}
+	}
+	for _, key := range sortedKeys(want.staticRoutes) {
+		w := want.staticRoutes[key]
+		if c, exists := curRoutes[key]; exists {
+			if c.IPPrefix != w.IPPrefix || c.Nexthop != w.Nexthop || !maps.Equal(c.ExternalIDs, w.ExternalIDs) {
+				p.add(ovsdb.Update(ovsdb.TableLogicalRouterStaticRoute, byUUID(c.UUID), w.Row()))
+			}
+			continue
+		}
+		insertInto(p, ovsdb.TableLogicalRouter, routerRef, "static_routes", ovsdb.TableLogicalRouterStaticRoute, w.Row())
+	}
+	if ok {
+		var gone []ovsdb.UUID
+		for key, c := range curRoutes {
+			if _, keep := want.staticRoutes[key]; !keep {
+				gone = append(gone, c.UUID)
+			}
+		}
+		slices.Sort(gone)
+		removeFrom(p, ovsdb.TableLogicalRouter, curRouter.UUID, "static_routes", gone)
 	}
 
 	// Load balancers, attached to every switch below.

@@ -106,7 +106,7 @@ func BenchmarkNorthboundProgramming(b *testing.B) {
 					if err != nil {
 						b.Fatal(err)
 					}
-					p := diff(cur, buildTopology(nodes, pods, projects, policies, nil, nil))
+					p := diff(cur, buildTopology(netip.MustParsePrefix(netconf.DefaultClusterCIDR), nodes, pods, projects, policies, nil, nil))
 					if len(p.ops) > 0 {
 						if _, err := nb.Transact(ctx, ovsdb.NorthboundDB, p.ops...); err != nil {
 							b.Fatal(err)

@@ -31,6 +31,13 @@ const (
 	mgmtPortGroup = "slw_mgmt" // every node's management port
 )
 
+// Router policy priorities: cluster traffic is routed normally, the rest
+// goes to the source node's host.
+const (
+	priorityClusterRoute = 102
+	priorityEgress       = 101
+)
+
 // ACL priorities: allows above the default drop.
 const (
 	priorityAllow = 1001
@@ -46,6 +53,11 @@ type topology struct {
 	portGroups  map[string]*portGroupSpec
 	// loadBalancers are attached to every node switch.
 	loadBalancers map[string]ovsdb.LoadBalancer
+	// routerPolicies send each node's egress to its host.
+	routerPolicies map[string]ovsdb.LogicalRouterPolicy
+	// staticRoutes: a default route, so that egress reaches the policy
+	// stage (which comes after routing) instead of being dropped.
+	staticRoutes map[string]ovsdb.LogicalRouterStaticRoute
 }
 
 type switchSpec struct {
@@ -97,12 +109,19 @@ func shortHash(s string) string {
 }
 
 // buildTopology computes the wanted Northbound rows.
-func buildTopology(nodes []nodeNet, pods []podNet, projects []*api.Project, policies []*api.NetworkPolicy,
+func buildTopology(cluster netip.Prefix, nodes []nodeNet, pods []podNet, projects []*api.Project, policies []*api.NetworkPolicy,
 	services []*api.Service, endpoints map[string]*api.Endpoints) *topology {
 	t := &topology{
 		router:      ovsdb.LogicalRouter{Name: RouterName, ExternalIDs: ids(KeyExternalID, "router")},
 		routerPorts: map[string]ovsdb.LogicalRouterPort{}, switches: map[string]*switchSpec{},
 		portGroups: map[string]*portGroupSpec{}, loadBalancers: map[string]ovsdb.LoadBalancer{},
+		routerPolicies: map[string]ovsdb.LogicalRouterPolicy{}, staticRoutes: map[string]ovsdb.LogicalRouterStaticRoute{},
+	}
+	// Egress: traffic leaving the cluster network goes to the pod's own
+	// node host (its management port), which masquerades it.
+	if cluster.IsValid() {
+		t.routerPolicies["policy/cluster"] = ovsdb.LogicalRouterPolicy{Priority: priorityClusterRoute,
+			Match: "ip4.dst == " + cluster.Masked().String(), Action: "allow", ExternalIDs: ids(KeyExternalID, "policy/cluster")}
 	}
 	nodeSwitch := map[string]*switchSpec{}
 	mgmt := &portGroupSpec{pg: ovsdb.PortGroup{Name: mgmtPortGroup, ExternalIDs: ids(KeyExternalID, "pg/mgmt")}, acls: map[string]ovsdb.ACL{}}
@@ -121,13 +140,25 @@ func buildTopology(nodes []nodeNet, pods []podNet, projects []*api.Project, poli
 			Options: map[string]string{"router-port": lrp}, ExternalIDs: ids(KeyExternalID, "stor/"+n.name, NodeExternalID, n.name)}
 		m := netconf.ManagementAddr(n.subnet)
 		addr := netconf.MAC(m) + " " + m.String()
+		// Port security on the MAC only: the host forwards pods' egress
+		// (to and from any address) through this port.
 		sw.ports[mgmtPortKey(n.name)] = ovsdb.LogicalSwitchPort{Name: netconf.ManagementPortName(n.name), Addresses: []string{addr},
-			PortSecurity: []string{addr}, ExternalIDs: ids(KeyExternalID, mgmtPortKey(n.name), NodeExternalID, n.name)}
+			PortSecurity: []string{netconf.MAC(m)}, ExternalIDs: ids(KeyExternalID, mgmtPortKey(n.name), NodeExternalID, n.name)}
 		mgmt.members = append(mgmt.members, mgmtPortKey(n.name))
+		if cluster.IsValid() {
+			k := "policy/egress/" + n.name
+			t.routerPolicies[k] = ovsdb.LogicalRouterPolicy{Priority: priorityEgress, Match: "ip4.src == " + n.subnet.Masked().String(),
+				Action: "reroute", Nexthops: []string{m.String()}, ExternalIDs: ids(KeyExternalID, k, NodeExternalID, n.name)}
+		}
 		t.switches[nodeSwitchKey(n.name)] = sw
 		nodeSwitch[n.name] = sw
 	}
 	t.portGroups["pg/mgmt"] = mgmt
+	if cluster.IsValid() && len(nodes) > 0 {
+		first := slices.MinFunc(nodes, func(a, b nodeNet) int { return strings.Compare(a.name, b.name) })
+		t.staticRoutes["route/default"] = ovsdb.LogicalRouterStaticRoute{IPPrefix: "0.0.0.0/0",
+			Nexthop: netconf.ManagementAddr(first.subnet).String(), ExternalIDs: ids(KeyExternalID, "route/default")}
+	}
 
 	all := &portGroupSpec{pg: ovsdb.PortGroup{Name: podsPortGroup, ExternalIDs: ids(KeyExternalID, "pg/pods")}, acls: map[string]ovsdb.ACL{}}
 	all.acls["pg/pods/drop"] = acl("pg/pods/drop", priorityDrop, fmt.Sprintf("outport == @%s && ip4", podsPortGroup), "drop")

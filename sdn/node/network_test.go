@@ -337,7 +337,7 @@ func (s *stack) addNode(t testing.TB, name, encapIP string, prepare func(hostNS 
 		return err
 	})
 	if err := node.EnsureManagementPort(ctx, n.conf, node.ManagementPort{NodeName: name, Subnet: subnet,
-		ClusterCIDR: netip.MustParsePrefix(netconf.DefaultClusterCIDR), HostNetNS: n.hostNS}); err != nil {
+		ClusterCIDR: netip.MustParsePrefix(netconf.DefaultClusterCIDR), HostNetNS: n.hostNS, Masquerade: true}); err != nil {
 		t.Fatal(err)
 	}
 	if n.network, err = node.New(node.Config{NodeName: name, Conf: n.conf, Lookup: s.lookup, HostNetNS: n.hostNS, AddressWait: 20 * time.Second}); err != nil {
@@ -356,7 +356,8 @@ func (s *stack) addNode(t testing.TB, name, encapIP string, prepare func(hostNS 
 // (ping and TCP), other projects are blocked both ways, the host reaches
 // every pod through the management port, a NetworkPolicy opens one port
 // to the other project, a service VIP balances over its endpoints for its
-// own project and follows them, and detaching removes the bridge port.
+// own project and follows them, pods reach outside the cluster behind
+// their node's address, and detaching removes the bridge port.
 func TestIsolation(t *testing.T) {
 	s := newStack(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
@@ -483,6 +484,44 @@ func TestIsolation(t *testing.T) {
 			if g != "hi a1" {
 				return fmt.Errorf("answer %q from a pod no longer an endpoint", g)
 			}
+		}
+		return nil
+	})
+
+	// Egress: a pod reaches a network outside the cluster through its node,
+	// masqueraded behind the node's address.
+	extNS := "slw-" + s.suffix + "-ext"
+	run(t, "ip", "netns", "add", extNS)
+	t.Cleanup(func() { _ = exec.Command("ip", "netns", "del", extNS).Run() })
+	hostNS := strings.TrimPrefix(s.hostNS, "/var/run/netns/")
+	run(t, "ip", "-n", hostNS, "link", "add", "ext0", "type", "veth", "peer", "name", "eth0", "netns", extNS)
+	run(t, "ip", "-n", hostNS, "addr", "add", "192.0.2.1/24", "dev", "ext0")
+	run(t, "ip", "-n", hostNS, "link", "set", "ext0", "up")
+	run(t, "ip", "-n", extNS, "addr", "add", "192.0.2.2/24", "dev", "eth0")
+	run(t, "ip", "-n", extNS, "link", "set", "eth0", "up")
+	var extLn net.Listener
+	if err := inNetNS("/var/run/netns/"+extNS, func() (err error) { extLn, err = net.Listen("tcp", ":80"); return err }); err != nil {
+		t.Fatal(err)
+	}
+	defer extLn.Close()
+	go func() {
+		for {
+			c, err := extLn.Accept()
+			if err != nil {
+				return
+			}
+			host, _, _ := net.SplitHostPort(c.RemoteAddr().String())
+			_, _ = c.Write([]byte("hi " + host))
+			c.Close()
+		}
+	}()
+	eventually(t, 10*time.Second, "a1 → outside, masqueraded", func() error {
+		g, err := greet(a1ns, netip.MustParseAddr("192.0.2.2"), 80, 300*time.Millisecond)
+		if err != nil {
+			return err
+		}
+		if g != "hi 192.0.2.1" {
+			return fmt.Errorf("outside saw %q, want the node's address", g)
 		}
 		return nil
 	})

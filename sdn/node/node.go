@@ -272,6 +272,52 @@ type ManagementPort struct {
 	MTU         int
 	// HostNetNS as in Config.
 	HostNetNS string
+	// Masquerade makes the host the pods' gateway to the world: IP
+	// forwarding on, and traffic from the cluster CIDR to elsewhere
+	// masqueraded behind the host's address (the cluster router sends a
+	// node's egress to its management port).
+	Masquerade bool
+}
+
+// egressRules are the iptables rules of Masquerade: table, chain, rule.
+func egressRules(cluster netip.Prefix) [][]string {
+	c := cluster.Masked().String()
+	comment := []string{"-m", "comment", "--comment", "slipway: OVN pod egress"}
+	return [][]string{
+		append([]string{"nat", "POSTROUTING", "-s", c, "!", "-d", c}, append(comment, "-j", "MASQUERADE")...),
+		append([]string{"filter", "FORWARD", "-s", c}, append(comment, "-j", "ACCEPT")...),
+		append([]string{"filter", "FORWARD", "-d", c}, append(comment, "-j", "ACCEPT")...),
+	}
+}
+
+// ensureEgress turns forwarding on and adds the egress rules once.
+func ensureEgress(ctx context.Context, hostNetNS string, cluster netip.Prefix) error {
+	if err := runIn(ctx, hostNetNS, "sysctl", "-qw", "net.ipv4.ip_forward=1"); err != nil {
+		return err
+	}
+	for _, r := range egressRules(cluster) {
+		check := append([]string{"iptables", "-w", "-t", r[0], "-C", r[1]}, r[2:]...)
+		if runIn(ctx, hostNetNS, check...) == nil {
+			continue
+		}
+		if err := runIn(ctx, hostNetNS, append([]string{"iptables", "-w", "-t", r[0], "-I", r[1]}, r[2:]...)...); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// removeEgress deletes the egress rules (forwarding stays as it is).
+func removeEgress(ctx context.Context, hostNetNS string, cluster netip.Prefix) error {
+	var errs []error
+	for _, r := range egressRules(cluster) {
+		check := append([]string{"iptables", "-w", "-t", r[0], "-C", r[1]}, r[2:]...)
+		if runIn(ctx, hostNetNS, check...) != nil {
+			continue
+		}
+		errs = append(errs, runIn(ctx, hostNetNS, append([]string{"iptables", "-w", "-t", r[0], "-D", r[1]}, r[2:]...)...))
+	}
+	return errors.Join(errs...)
 }
 
 // EnsureManagementPort creates or repairs the management veth: the host
@@ -306,12 +352,18 @@ func EnsureManagementPort(ctx context.Context, conf *ovsdb.Client, m ManagementP
 	if err := AddBridgePort(ctx, conf, peer, netconf.ManagementPortName(m.NodeName), nil); err != nil {
 		return fmt.Errorf("management port: %w", err)
 	}
+	if m.Masquerade {
+		if err := ensureEgress(ctx, m.HostNetNS, m.ClusterCIDR); err != nil {
+			return fmt.Errorf("pod egress: %w", err)
+		}
+	}
 	return nil
 }
 
-// RemoveManagementPort deletes the management veth and its bridge port.
-func RemoveManagementPort(ctx context.Context, conf *ovsdb.Client, hostNetNS string) error {
-	err := DeleteBridgePort(ctx, conf, netconf.ManagementPeerInterface)
+// RemoveManagementPort deletes the management veth, its bridge port and
+// the egress rules for cluster.
+func RemoveManagementPort(ctx context.Context, conf *ovsdb.Client, hostNetNS string, cluster netip.Prefix) error {
+	err := errors.Join(DeleteBridgePort(ctx, conf, netconf.ManagementPeerInterface), removeEgress(ctx, hostNetNS, cluster))
 	if e := runIn(ctx, hostNetNS, "ip", "link", "del", netconf.ManagementInterface); e != nil && !strings.Contains(e.Error(), "Cannot find device") {
 		err = errors.Join(err, e)
 	}

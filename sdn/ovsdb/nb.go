@@ -10,14 +10,16 @@ const NorthboundDB = "OVN_Northbound"
 
 // OVN Northbound table names.
 const (
-	TableNBGlobal          = "NB_Global"
-	TableLogicalSwitch     = "Logical_Switch"
-	TableLogicalSwitchPort = "Logical_Switch_Port"
-	TableLogicalRouter     = "Logical_Router"
-	TableLogicalRouterPort = "Logical_Router_Port"
-	TableACL               = "ACL"
-	TablePortGroup         = "Port_Group"
-	TableLoadBalancer      = "Load_Balancer"
+	TableNBGlobal                 = "NB_Global"
+	TableLogicalSwitch            = "Logical_Switch"
+	TableLogicalSwitchPort        = "Logical_Switch_Port"
+	TableLogicalRouter            = "Logical_Router"
+	TableLogicalRouterPort        = "Logical_Router_Port"
+	TableACL                      = "ACL"
+	TablePortGroup                = "Port_Group"
+	TableLoadBalancer             = "Load_Balancer"
+	TableLogicalRouterPolicy      = "Logical_Router_Policy"
+	TableLogicalRouterStaticRoute = "Logical_Router_Static_Route"
 )
 
 // Each Northbound type below has Row, the writable columns for an insert or
@@ -102,6 +104,8 @@ type LogicalRouter struct {
 	Name          string
 	Ports         []UUID
 	LoadBalancers []UUID
+	Policies      []UUID
+	StaticRoutes  []UUID
 	Enabled       *bool
 	Options       map[string]string
 	ExternalIDs   map[string]string
@@ -112,6 +116,8 @@ func (lr LogicalRouter) Row() map[string]any {
 	return map[string]any{
 		"name":          lr.Name,
 		"ports":         Set[UUID](lr.Ports),
+		"policies":      Set[UUID](lr.Policies),
+		"static_routes": Set[UUID](lr.StaticRoutes),
 		"load_balancer": Set[UUID](lr.LoadBalancers),
 		"enabled":       optional(lr.Enabled),
 		"options":       stringMap(lr.Options),
@@ -124,9 +130,44 @@ func LogicalRouterFromRow(row Row) (LogicalRouter, error) {
 	r := rowReader{row: row}
 	lr := LogicalRouter{
 		UUID: r.uuid(), Name: r.str("name"), Ports: r.uuids("ports"), LoadBalancers: r.uuids("load_balancer"),
-		Enabled: r.optBool("enabled"), Options: r.strMap("options"), ExternalIDs: r.strMap("external_ids"),
+		Policies: r.uuids("policies"), StaticRoutes: r.uuids("static_routes"), Enabled: r.optBool("enabled"), Options: r.strMap("options"), ExternalIDs: r.strMap("external_ids"),
 	}
 	return lr, wrapRowErr(TableLogicalRouter, r.err)
+}
+
+// LogicalRouterPolicy is a row of Logical_Router_Policy: Action "allow",
+// "drop" or "reroute" (to Nexthops) for packets matching Match, highest
+// Priority first.
+type LogicalRouterPolicy struct {
+	UUID        UUID
+	Priority    int64
+	Match       string
+	Action      string
+	Nexthops    []string
+	Options     map[string]string
+	ExternalIDs map[string]string
+}
+
+// Row returns p's writable columns.
+func (p LogicalRouterPolicy) Row() map[string]any {
+	return map[string]any{
+		"priority":     p.Priority,
+		"match":        p.Match,
+		"action":       p.Action,
+		"nexthops":     Set[string](p.Nexthops),
+		"options":      stringMap(p.Options),
+		"external_ids": stringMap(p.ExternalIDs),
+	}
+}
+
+// LogicalRouterPolicyFromRow decodes a Logical_Router_Policy row.
+func LogicalRouterPolicyFromRow(row Row) (LogicalRouterPolicy, error) {
+	r := rowReader{row: row}
+	p := LogicalRouterPolicy{
+		UUID: r.uuid(), Priority: r.integer("priority"), Match: r.str("match"), Action: r.str("action"),
+		Nexthops: r.strings("nexthops"), Options: r.strMap("options"), ExternalIDs: r.strMap("external_ids"),
+	}
+	return p, wrapRowErr(TableLogicalRouterPolicy, r.err)
 }
 
 // LogicalRouterPort is a row of Logical_Router_Port (unique by Name).
@@ -368,4 +409,25 @@ func WaitHV(ctx context.Context, c *Client) error {
 			return fmt.Errorf("wait for hv_cfg %d: %w", target, err)
 		}
 	}
+}
+
+// LogicalRouterStaticRoute is a row of Logical_Router_Static_Route:
+// packets to IPPrefix go to Nexthop.
+type LogicalRouterStaticRoute struct {
+	UUID        UUID
+	IPPrefix    string
+	Nexthop     string
+	ExternalIDs map[string]string
+}
+
+// Row returns r's writable columns.
+func (r LogicalRouterStaticRoute) Row() map[string]any {
+	return map[string]any{"ip_prefix": r.IPPrefix, "nexthop": r.Nexthop, "external_ids": stringMap(r.ExternalIDs)}
+}
+
+// LogicalRouterStaticRouteFromRow decodes a Logical_Router_Static_Route row.
+func LogicalRouterStaticRouteFromRow(row Row) (LogicalRouterStaticRoute, error) {
+	r := rowReader{row: row}
+	sr := LogicalRouterStaticRoute{UUID: r.uuid(), IPPrefix: r.str("ip_prefix"), Nexthop: r.str("nexthop"), ExternalIDs: r.strMap("external_ids")}
+	return sr, wrapRowErr(TableLogicalRouterStaticRoute, r.err)
 }
