@@ -87,10 +87,3 @@ func (d *daemon) alive() {
 	default:
 	}
 }
-
-func tail(s string, n int) string {
-	if len(s) > n {
-		return "…" + s[len(s)-n:]
-	}
-	return s
-}

@@ -96,49 +96,14 @@ func TestProcessRestartsUnderLoad(t *testing.T) {
 	}
 	report.step("node and router up, image imported")
 
-	cat := api.NewCatalogue()
-	lookup := func(plural string) *api.Resource { r, _ := cat.Lookup(plural); return r }
+	lookup := lookupResource
 	create := func(plural, project string, obj any) {
 		t.Helper()
 		if err := admin.Create(ctx, lookup(plural), project, obj, nil); err != nil {
 			t.Fatalf("create %s: %v", plural, err)
 		}
 	}
-	create("projects", "", api.Project{Metadata: api.ObjectMeta{Name: "shop"}})
-	replicas := int32(2)
-	labels := map[string]string{"app": "web"}
-	create("deployments", "shop", api.Deployment{Metadata: api.ObjectMeta{Name: "web"}, Spec: api.DeploymentSpec{
-		Replicas: &replicas, Selector: &api.LabelSelector{MatchLabels: labels},
-		Template: api.PodTemplate{Metadata: api.TemplateMeta{Labels: labels}, Spec: api.PodSpec{Containers: []api.Container{{
-			Name: "web", Image: image, ImagePullPolicy: "Never",
-			Ports:          []api.ContainerPort{{Name: "http", ContainerPort: sampleimage.DefaultPort}},
-			ReadinessProbe: &api.Probe{HTTPGet: &api.HTTPGetAction{Path: "/", Port: api.FromString("http")}, PeriodSeconds: 1},
-		}}}}}})
-	targetPort := api.FromString("http")
-	create("services", "shop", api.Service{Metadata: api.ObjectMeta{Name: "web"}, Spec: api.ServiceSpec{Selector: labels,
-		Ports: []api.ServicePort{{Name: "http", Port: 80, TargetPort: &targetPort}}}})
-	create("routes", "shop", api.Route{Metadata: api.ObjectMeta{Name: "web"}, Spec: api.RouteSpec{Host: "web.resilience.test",
-		To: api.RouteTargetReference{Kind: "Service", Name: "web"}}})
-
-	hc := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{
-		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
-			var d net.Dialer
-			return d.DialContext(ctx, "tcp", "127.0.0.1:"+strconv.Itoa(routerHTTP))
-		},
-		MaxIdleConnsPerHost: 8,
-	}}
-	get := func() error {
-		resp, err := hc.Get("http://web.resilience.test/")
-		if err != nil {
-			return err
-		}
-		defer resp.Body.Close()
-		body, _ := io.ReadAll(resp.Body)
-		if resp.StatusCode != 200 || string(body) != sampleimage.IndexHTML {
-			return fmt.Errorf("%d %q", resp.StatusCode, firstLine(string(body)))
-		}
-		return nil
-	}
+	get := deployWebApp(t, admin, image, routerHTTP)
 	eventually(t, "the app answering through the route", get)
 	report.step("app serving through the route")
 	podsBefore := podNames(t, admin, lookup("pods"))
@@ -397,4 +362,134 @@ func (r *report) write() {
 	if err := os.WriteFile(r.path, []byte(text), 0o644); err != nil {
 		r.t.Errorf("write report: %v", err)
 	}
+}
+
+// TestUpKilledUnderLoad kills the whole `slipway up` (SIGKILL: no chance to
+// stop anything) while an app is under load through its route, and starts
+// it again on the same data: HAProxy, containerd and PostgreSQL outlive the
+// process and are taken over or replaced, the pods are adopted, and not one
+// request fails.
+func TestUpKilledUnderLoad(t *testing.T) {
+	testpeer.RequireRoot(t)
+	ctx := context.Background()
+	report := newReport(t, "up-killed.txt")
+	up := startUp(t, dataDir(t))
+	admin := up.client(t)
+	report.step("slipway up started")
+
+	const image = "localhost/slipway-e2e/killed:v1"
+	ctr, err := ctrclient.New(filepath.Join(up.data, "node", "containerd", "containerd.sock"), ctrclient.WithDefaultNamespace("slipway"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	archive, err := sampleimage.Build(ctx, t.TempDir(), sampleimage.Spec{Ref: image})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := sampleimage.Import(ctx, ctr, archive, ""); err != nil {
+		t.Fatal(err)
+	}
+	ctr.Close()
+	get := deployWebApp(t, admin, image, up.routerHTTP)
+	eventually(t, "the app answering through the route", get)
+	podsBefore := podNames(t, admin, lookupResource("pods"))
+	report.step("app serving through the route")
+
+	load := startLoad(get, 4)
+	time.Sleep(2 * time.Second)
+	if err := up.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	<-up.exited
+	report.step("slipway up killed (SIGKILL)")
+	time.Sleep(2 * time.Second) // the app keeps serving with nobody minding it
+	up = restartUp(t, up)
+	admin = up.client(t)
+	report.step("slipway up started again")
+	if err := admin.Create(ctx, lookupResource("routes"), "shop", api.Route{Metadata: api.ObjectMeta{Name: "after-restart"},
+		Spec: api.RouteSpec{Host: "after.killed.test", To: api.RouteTargetReference{Kind: "Service", Name: "web"}}}, nil); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "the new router serving a new route", func() error {
+		return routeAdmitted(ctx, admin, lookupResource("routes"), "after-restart")
+	})
+	eventually(t, "the restarted node Ready", func() error {
+		return nodeReady(ctx, admin, lookupResource("nodes"), platformNodeName(t, admin))
+	})
+	time.Sleep(2 * time.Second)
+	ok, failures := load.stop()
+	report.step(fmt.Sprintf("load stopped: %d requests served", ok))
+	if len(failures) > 0 {
+		t.Errorf("%d of %d requests failed; first ones: %v", len(failures), ok+len(failures), failures[:min(5, len(failures))])
+	}
+	if after := podNames(t, admin, lookupResource("pods")); strings.Join(after, ",") != strings.Join(podsBefore, ",") {
+		t.Errorf("pods changed across the kill: %v, then %v", podsBefore, after)
+	}
+	up.stop(t)
+}
+
+// deployWebApp creates project shop with a two-pod deployment of image, its
+// service and a route web.shop.test, and returns a check of one request
+// through the router on routerHTTP.
+func deployWebApp(t *testing.T, admin *client.Client, image string, routerHTTP int) func() error {
+	t.Helper()
+	ctx := context.Background()
+	create := func(plural, project string, obj any) {
+		t.Helper()
+		if err := admin.Create(ctx, lookupResource(plural), project, obj, nil); err != nil {
+			t.Fatalf("create %s: %v", plural, err)
+		}
+	}
+	create("projects", "", api.Project{Metadata: api.ObjectMeta{Name: "shop"}})
+	replicas := int32(2)
+	labels := map[string]string{"app": "web"}
+	create("deployments", "shop", api.Deployment{Metadata: api.ObjectMeta{Name: "web"}, Spec: api.DeploymentSpec{
+		Replicas: &replicas, Selector: &api.LabelSelector{MatchLabels: labels},
+		Template: api.PodTemplate{Metadata: api.TemplateMeta{Labels: labels}, Spec: api.PodSpec{Containers: []api.Container{{
+			Name: "web", Image: image, ImagePullPolicy: "Never",
+			Ports:          []api.ContainerPort{{Name: "http", ContainerPort: sampleimage.DefaultPort}},
+			ReadinessProbe: &api.Probe{HTTPGet: &api.HTTPGetAction{Path: "/", Port: api.FromString("http")}, PeriodSeconds: 1},
+		}}}}}})
+	targetPort := api.FromString("http")
+	create("services", "shop", api.Service{Metadata: api.ObjectMeta{Name: "web"}, Spec: api.ServiceSpec{Selector: labels,
+		Ports: []api.ServicePort{{Name: "http", Port: 80, TargetPort: &targetPort}}}})
+	create("routes", "shop", api.Route{Metadata: api.ObjectMeta{Name: "web"}, Spec: api.RouteSpec{Host: "web.shop.test",
+		To: api.RouteTargetReference{Kind: "Service", Name: "web"}}})
+	hc := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{
+		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+			var d net.Dialer
+			return d.DialContext(ctx, "tcp", "127.0.0.1:"+strconv.Itoa(routerHTTP))
+		},
+		MaxIdleConnsPerHost: 8,
+	}}
+	return func() error {
+		resp, err := hc.Get("http://web.shop.test/")
+		if err != nil {
+			return err
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		if resp.StatusCode != 200 || string(body) != sampleimage.IndexHTML {
+			return fmt.Errorf("%d %q", resp.StatusCode, firstLine(string(body)))
+		}
+		return nil
+	}
+}
+
+func lookupResource(plural string) *api.Resource {
+	r, ok := api.NewCatalogue().Lookup(plural)
+	if !ok {
+		panic("no resource " + plural)
+	}
+	return r
+}
+
+// platformNodeName is the name of the one node slipway up runs.
+func platformNodeName(t *testing.T, c *client.Client) string {
+	t.Helper()
+	var nodes api.List[api.Node]
+	if err := c.List(context.Background(), lookupResource("nodes"), "", api.ListOptions{}, &nodes); err != nil || len(nodes.Items) != 1 {
+		t.Fatalf("nodes: %v, %v", nodes.Items, err)
+	}
+	return nodes.Items[0].Metadata.Name
 }

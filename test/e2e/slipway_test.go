@@ -99,14 +99,27 @@ var urlLine = regexp.MustCompile(`API:\s+(https://\S+)`)
 
 func startUp(t *testing.T, data string, flags ...string) *upProcess {
 	t.Helper()
+	// The router serves on free loopback ports, never the machine's 80/443.
+	return launchUp(t, &upProcess{data: data, routerHTTP: freeLoopbackPort(t), routerHTTPS: freeLoopbackPort(t),
+		routerMetrics: freeLoopbackPort(t)}, flags...)
+}
+
+// restartUp starts `slipway up` again on prev's data directory and router
+// ports (prev has ended).
+func restartUp(t *testing.T, prev *upProcess, flags ...string) *upProcess {
+	t.Helper()
+	return launchUp(t, &upProcess{data: prev.data, routerHTTP: prev.routerHTTP, routerHTTPS: prev.routerHTTPS,
+		routerMetrics: prev.routerMetrics}, flags...)
+}
+
+func launchUp(t *testing.T, p *upProcess, flags ...string) *upProcess {
+	t.Helper()
 	if _, err := os.Stat(filepath.Join(pgserver.DefaultBinDir, "postgres")); err != nil {
 		testpeer.Missing(t, "PostgreSQL 15", err)
 	}
 	testpeer.RequireBinary(t, "HAProxy", "haproxy")
-	p := &upProcess{stderr: &strings.Builder{}, exited: make(chan error, 1)}
-	// The router serves on free loopback ports, never the machine's 80/443.
-	p.routerHTTP, p.routerHTTPS, p.routerMetrics = freeLoopbackPort(t), freeLoopbackPort(t), freeLoopbackPort(t)
-	p.data = data
+	p.stderr, p.exited = &strings.Builder{}, make(chan error, 1)
+	data := p.data
 	args := []string{"up", "--data-dir", data, "--listen", "127.0.0.1:0", "--router-address", "127.0.0.1",
 		"--router-http-port", strconv.Itoa(p.routerHTTP), "--router-https-port", strconv.Itoa(p.routerHTTPS),
 		"--router-metrics-address", "127.0.0.1:" + strconv.Itoa(p.routerMetrics)}
