@@ -142,7 +142,7 @@ func newEnv(t testing.TB, subnet int) *env {
 		t.Fatalf("import image: %v", err)
 	}
 	e.net, err = cninet.New(cninet.Config{Dir: filepath.Join(e.dir, "cni"), Bridge: e.bridge, NetworkName: e.bridge,
-		Subnet: netip.MustParsePrefix(fmt.Sprintf("10.253.%d.0/24", subnet))})
+		Subnet: netip.MustParsePrefix(fmt.Sprintf("10.251.%d.0/24", subnet))}) // builder tests use 10.253/16
 	if err != nil {
 		t.Fatalf("cninet: %v", err)
 	}
