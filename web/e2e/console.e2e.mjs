@@ -285,8 +285,54 @@ async function main() {
       await shot('07f-app-routes');
     });
 
+    const site = 'static-site';
+    await step('import from Git creates the build configuration, deployment, service and route, and follows the build', async () => {
+      await page.getByRole('link', { name: project, exact: true }).click();
+      await page.getByRole('link', { name: 'Import from Git' }).first().click();
+      const form = page.getByRole('form', { name: 'Import from Git' });
+      await form.getByLabel('Git repository URL').fill('ftp://example.test/site');
+      await form.getByRole('button', { name: 'Create', exact: true }).click();
+      await form.getByText(/not ftp:\/\//).waitFor();
+      await form.getByLabel('Git repository URL').fill(`https://git.invalid/samples/${site}.git`);
+      check((await form.getByLabel('Name', { exact: true }).inputValue()) === site, 'the name comes from the URL');
+      check((await form.getByLabel('Builder').inputValue()) === 'static', 'the static builder is guessed');
+      await form.getByLabel('Environment variables').fill('GREETING=hello');
+      await shot('07g1-import-form');
+      await form.getByRole('button', { name: 'Create', exact: true }).click();
+      for (const kind of ['Deployment', 'Service', 'Route', 'BuildConfig']) {
+        await page.locator(`[data-step="${kind}"].steps__step--done`).waitFor();
+      }
+      await page.getByText(new RegExp(`Build ${site}-1: `)).waitFor();
+      // No node runs builds here: the first build waits, and says so.
+      await page.getByText(new RegExp(`Build ${site}-1 is (waiting to be scheduled|starting)`)).waitFor();
+      await shot('07g2-import-progress');
+      const bc = JSON.parse((await api('GET', `/api/v1/projects/${project}/buildconfigs/${site}`)).body);
+      check(bc.spec.strategy.sourceStrategy.from.name === 's2i-static:latest', `the builder image: ${JSON.stringify(bc.spec.strategy)}`);
+      await page.getByRole('link', { name: project, exact: true }).click();
+      await page.locator(`[data-row="${site}"]`).getByRole('link', { name: new RegExp(`${site}-1`) }).waitFor();
+    });
+
+    await step('the builds tab: webhook URL copied, a delivery logged, the build cancelled', async () => {
+      await page.goto(`/projects/${project}/apps/${site}/builds`);
+      const hook = page.locator('[data-webhook="Generic"]');
+      await hook.waitFor();
+      const url = (await hook.innerText()).trim();
+      await page.getByRole('button', { name: 'Copy the Generic webhook URL' }).click();
+      check((await page.evaluate(() => navigator.clipboard.readText())) === url, 'the clipboard holds the webhook URL');
+      const delivered = await page.evaluate(async (u) => {
+        const r = await fetch(u, { method: 'POST', headers: { 'Content-Type': 'application/json', 'X-Delivery-Id': 'e2e-1' }, body: JSON.stringify({ git: { ref: 'refs/heads/elsewhere', commit: 'abc1234' } }) });
+        return { status: r.status, body: await r.text() };
+      }, url);
+      check(delivered.status === 200, `the webhook answered ${delivered.status}: ${delivered.body}`);
+      const deliveries = page.getByRole('table', { name: 'Webhook deliveries' });
+      await deliveries.locator('tbody tr').filter({ hasText: 'Generic' }).waitFor();
+      await page.getByRole('button', { name: `Cancel build ${site}-1` }).click();
+      await page.locator(`tr[data-build="${site}-1"]`).getByText('Cancelled', { exact: true }).waitFor();
+      await shot('07g3-app-builds');
+    });
+
     await step('the logs tab says in plain words why a pod has no log', async () => {
-      await page.getByRole('navigation', { name: 'App sections' }).getByRole('link', { name: 'Logs' }).click();
+      await page.goto(`${appURL}/logs`);
       await page.getByRole('toolbar', { name: 'Log controls' }).waitFor();
       // Without a node no pod runs: the server's refusal is shown.
       const stopped = page.getByRole('alert').filter({ hasText: 'The log stopped' });

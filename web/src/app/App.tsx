@@ -2,6 +2,7 @@ import type { ReactNode } from 'react';
 import { AuthProvider, useAuth } from '../auth/AuthContext';
 import { CopyLoginCommandPage } from '../pages/CopyLoginCommandPage';
 import { AppPage, isAppTab } from '../pages/AppPage';
+import { ImportPage } from '../pages/ImportPage';
 import { LoginPage } from '../pages/LoginPage';
 import { NodesPage } from '../pages/NodesPage';
 import { ProjectPage } from '../pages/ProjectPage';
@@ -19,6 +20,7 @@ const routes: Route[] = [
   { path: '/login-command', render: () => <CopyLoginCommandPage /> },
   { path: '/nodes', render: () => <NodesPage /> },
   { path: '/projects/:project', render: (p) => <ProjectPage key={p.project} project={p.project ?? ''} tab="overview" /> },
+  { path: '/projects/:project/import', render: (p) => <ImportPage key={p.project} project={p.project ?? ''} /> },
   { path: '/projects/:project/members', render: (p) => <ProjectPage key={p.project} project={p.project ?? ''} tab="members" /> },
   { path: '/projects/:project/apps/:app', render: (p) => <AppPage key={`${p.project}/${p.app}`} project={p.project ?? ''} app={p.app ?? ''} tab="pods" /> },
   {

@@ -51,7 +51,7 @@ export function LogsTab({ project, selector, pod, base }: { project: string; sel
         )}
       </div>
       {chosen ? (
-        <LogViewer key={`${chosen}/${multi ? containerName : ''}`} project={project} pod={chosen} container={multi ? containerName : undefined} />
+        <LogViewer key={`${chosen}/${multi ? containerName : ''}`} path={projectPath(project, 'pods', chosen, 'log')} name={chosen} container={multi ? containerName : undefined} />
       ) : (
         pods.state.loaded && <p className="muted">The app has no pods, so no logs.</p>
       )}

@@ -1,6 +1,5 @@
 import { useCallback, useEffect, useMemo, useRef, useState } from 'react';
 import { describeError } from '../api/errors';
-import { projectPath } from '../api/resources';
 import { useApi } from '../auth/AuthContext';
 import { Alert } from '../components/Alert';
 import { LogBuffer, LogSplitter, matching } from './buffer';
@@ -17,18 +16,20 @@ const flushEveryMs = 100;
 type StreamState = 'connecting' | 'streaming' | 'ended' | 'failed';
 
 export interface LogViewerProps {
-  project: string;
-  pod: string;
+  /** The log subresource: …/pods/{name}/log or …/builds/{name}/log. */
+  path: string;
+  /** What the log is of, for its label and the downloaded file's name. */
+  name: string;
   container?: string;
 }
 
 /**
- * LogViewer follows a pod's log (…/pods/{name}/log?follow=true) through
+ * LogViewer follows a pod's or build's log (…/log?follow=true) through
  * fetch and a ReadableStream. Lines go into a bounded ring and reach the
  * screen at most ten times a second; only the lines in view are in the
  * DOM, so a 100 MB log streams without freezing the page.
  */
-export function LogViewer({ project, pod, container }: LogViewerProps) {
+export function LogViewer({ path, name, container }: LogViewerProps) {
   const client = useApi();
   const buffer = useRef(new LogBuffer(logCapacity));
   const [version, setVersion] = useState(0);
@@ -42,7 +43,6 @@ export function LogViewer({ project, pod, container }: LogViewerProps) {
   const [attempt, setAttempt] = useState(0);
   const scroller = useRef<HTMLDivElement>(null);
   const [scrollTop, setScrollTop] = useState(0);
-  const path = projectPath(project, 'pods', pod, 'log');
 
   useEffect(() => {
     const abort = new AbortController();
@@ -136,7 +136,7 @@ export function LogViewer({ project, pod, container }: LogViewerProps) {
       const url = URL.createObjectURL(blob);
       const anchor = document.createElement('a');
       anchor.href = url;
-      anchor.download = `${pod}${container ? `-${container}` : ''}.log`;
+      anchor.download = `${name}${container ? `-${container}` : ''}.log`;
       document.body.append(anchor);
       anchor.click();
       anchor.remove();
@@ -225,7 +225,7 @@ export function LogViewer({ project, pod, container }: LogViewerProps) {
         className={`logs__view${wrap ? ' logs__view--wrap' : ''}`}
         tabIndex={0}
         role="log"
-        aria-label={`Log of ${pod}`}
+        aria-label={`Log of ${name}`}
         aria-live="off"
         onScroll={onScroll}
         style={{ height: viewportHeight }}

@@ -4,6 +4,8 @@ import type { Deployment } from '../api/types';
 import { Link, useSearchParam } from '../app/router';
 import { useApi } from '../auth/AuthContext';
 import { EnvTab } from '../apps/EnvTab';
+import { BuildsTab } from '../builds/BuildsTab';
+import { useDiscovery } from '../live/useDiscovery';
 import { HistoryTab } from '../apps/HistoryTab';
 import { PodsTab } from '../apps/PodsTab';
 import { LogsTab } from '../apps/LogsTab';
@@ -16,7 +18,7 @@ import { useLiveCollection } from '../live/useLiveCollection';
 import { appState } from '../project/apps';
 import { TabLinks } from './ProjectPage';
 
-export type AppTab = 'pods' | 'logs' | 'history' | 'environment' | 'routes';
+export type AppTab = 'pods' | 'logs' | 'history' | 'environment' | 'routes' | 'builds';
 
 const tabs: { id: AppTab; label: string; suffix: string }[] = [
   { id: 'pods', label: 'Pods', suffix: '' },
@@ -24,6 +26,7 @@ const tabs: { id: AppTab; label: string; suffix: string }[] = [
   { id: 'history', label: 'Rollouts', suffix: '/history' },
   { id: 'environment', label: 'Environment', suffix: '/environment' },
   { id: 'routes', label: 'Routes', suffix: '/routes' },
+  { id: 'builds', label: 'Builds', suffix: '/builds' },
 ];
 
 export function isAppTab(tab: string): tab is AppTab {
@@ -38,6 +41,9 @@ export function AppPage({ project, app, tab }: { project: string; app: string; t
   const base = `/projects/${encodeURIComponent(project)}/apps/${encodeURIComponent(app)}`;
   const selector = useMemo(() => `${deploymentLabel}=${app}`, [app]);
   const pod = useSearchParam('pod');
+  const resources = useDiscovery(client);
+  const hasBuilds = resources?.has('buildconfigs') ?? false;
+  const shownTabs = hasBuilds ? tabs : tabs.filter((t) => t.id !== 'builds');
 
   return (
     <section className="page__section">
@@ -68,12 +74,13 @@ export function AppPage({ project, app, tab }: { project: string; app: string; t
             </div>
             <ScaleControl project={project} deployment={deployment} />
           </div>
-          <TabLinks label="App sections" base={base} tabs={tabs} current={tab} />
+          <TabLinks label="App sections" base={base} tabs={shownTabs} current={tab} />
           {tab === 'pods' && <PodsTab project={project} selector={selector} logsBase={`${base}/logs`} />}
           {tab === 'logs' && <LogsTab project={project} selector={selector} pod={pod} base={`${base}/logs`} />}
           {tab === 'history' && <HistoryTab project={project} deployment={deployment} selector={selector} />}
           {tab === 'environment' && <EnvTab key={deployment.metadata.uid} project={project} deployment={deployment} />}
           {tab === 'routes' && <RoutesTab project={project} deployment={deployment} />}
+          {tab === 'builds' && resources && (hasBuilds ? <BuildsTab project={project} deployment={deployment} /> : <p className="muted">This server runs no builds.</p>)}
         </>
       )}
     </section>

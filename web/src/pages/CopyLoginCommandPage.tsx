@@ -3,6 +3,7 @@ import { freshToken } from '../api/auth';
 import { describeError } from '../api/errors';
 import { useAuth } from '../auth/AuthContext';
 import { Alert } from '../components/Alert';
+import { CopyButton } from '../components/CopyButton';
 import { PageTitle } from '../components/PageTitle';
 
 const masked = '•'.repeat(24);
@@ -66,7 +67,7 @@ export function CopyLoginCommandPage() {
         <code className="copyable__text" aria-labelledby={commandId} data-testid="login-command">
           {visibleCommand}
         </code>
-        <CopyButton text={command} label="Copy command" />
+        <CopyButton text={command} label="Copy command" failure="The browser refused to copy. Show the token and copy it by hand." />
       </div>
 
       <h2 id={tokenId} className="section__title">
@@ -79,7 +80,7 @@ export function CopyLoginCommandPage() {
         <button type="button" className="button button--secondary" aria-pressed={shown} onClick={() => setShown((s) => !s)}>
           {shown ? 'Hide token' : 'Show token'}
         </button>
-        <CopyButton text={token} label="Copy token" />
+        <CopyButton text={token} label="Copy token" failure="The browser refused to copy. Show the token and copy it by hand." />
       </div>
 
       <p className="muted">
@@ -87,42 +88,5 @@ export function CopyLoginCommandPage() {
         <code>--certificate-authority ca.crt</code>.
       </p>
     </section>
-  );
-}
-
-type CopyState = 'idle' | 'copied' | 'failed';
-
-function CopyButton({ text, label }: { text: string; label: string }) {
-  const [state, setState] = useState<CopyState>('idle');
-
-  useEffect(() => {
-    if (state !== 'copied') return;
-    const timer = setTimeout(() => setState('idle'), 2500);
-    return () => clearTimeout(timer);
-  }, [state]);
-
-  const copy = async () => {
-    try {
-      await navigator.clipboard.writeText(text);
-      setState('copied');
-    } catch {
-      setState('failed');
-    }
-  };
-
-  return (
-    <>
-      <button type="button" className="button button--primary" onClick={() => void copy()}>
-        {state === 'copied' ? 'Copied' : label}
-      </button>
-      <span className="visually-hidden" role="status">
-        {state === 'copied' ? `${label}: copied to the clipboard` : ''}
-      </span>
-      {state === 'failed' && (
-        <div className="copyable__failure">
-          <Alert>The browser refused to copy. Show the token and copy it by hand.</Alert>
-        </div>
-      )}
-    </>
   );
 }

@@ -96,6 +96,11 @@ export function OverviewTab({ project }: { project: string }) {
           {!loaded ? 'Loading apps…' : words.length ? `${shown.length} of ${apps.length} apps` : `${apps.length} ${apps.length === 1 ? 'app' : 'apps'}`}
         </p>
         <LiveIndicator state={deployments.watchState} />
+        {resources?.has('buildconfigs') && (
+          <Link to={`/projects/${encodeURIComponent(project)}/import`} className="button button--primary">
+            Import from Git
+          </Link>
+        )}
       </div>
       {error && (
         <Alert
@@ -112,7 +117,15 @@ export function OverviewTab({ project }: { project: string }) {
       {loaded && apps.length === 0 && (
         <div className="empty">
           <h3>No apps yet</h3>
-          <p>An app is a Deployment: create one with <code>slip</code>, or import one from Git.</p>
+          <p>
+            An app is a Deployment: create one with <code>slip</code>
+            {resources?.has('buildconfigs') ? (
+              <>
+                , or <Link to={`/projects/${encodeURIComponent(project)}/import`}>import one from Git</Link>
+              </>
+            ) : null}
+            .
+          </p>
         </div>
       )}
       {shown.length > 0 && (

@@ -117,8 +117,8 @@ export function latestBuilds(builds: Iterable<Build>): Map<string, Build> {
   return out;
 }
 
-/** buildConfigNameOf is the BuildConfig that feeds the app: its name, or its image trigger's. */
-function buildConfigCandidates(d: Deployment): string[] {
+/** buildConfigCandidates are the BuildConfigs that may feed the app: its name, then its image triggers'. */
+export function buildConfigCandidates(d: Deployment): string[] {
   const names = [d.metadata.name];
   for (const t of d.spec.triggers ?? []) {
     const from = t.imageChange?.from;
