@@ -21,6 +21,7 @@ type nbState struct {
 	lbs      []ovsdb.LoadBalancer
 	policies map[ovsdb.UUID]ovsdb.LogicalRouterPolicy
 	routes   map[ovsdb.UUID]ovsdb.LogicalRouterStaticRoute
+	dns      []ovsdb.Row
 }
 
 // readNB reads every row of the tables the controller writes in one
@@ -30,7 +31,8 @@ func readNB(ctx context.Context, nb *ovsdb.Client) (*nbState, error) {
 		ovsdb.Select(ovsdb.TableLogicalRouter, nil), ovsdb.Select(ovsdb.TableLogicalRouterPort, nil),
 		ovsdb.Select(ovsdb.TableLogicalSwitch, nil), ovsdb.Select(ovsdb.TableLogicalSwitchPort, nil),
 		ovsdb.Select(ovsdb.TablePortGroup, nil), ovsdb.Select(ovsdb.TableACL, nil), ovsdb.Select(ovsdb.TableLoadBalancer, nil),
-		ovsdb.Select(ovsdb.TableLogicalRouterPolicy, nil), ovsdb.Select(ovsdb.TableLogicalRouterStaticRoute, nil))
+		ovsdb.Select(ovsdb.TableLogicalRouterPolicy, nil), ovsdb.Select(ovsdb.TableLogicalRouterStaticRoute, nil),
+		ovsdb.Select("DNS", nil))
 	if err != nil {
 		return nil, fmt.Errorf("read Northbound: %w", err)
 	}
@@ -81,6 +83,7 @@ func readNB(ctx context.Context, nb *ovsdb.Client) (*nbState, error) {
 	for _, r := range routes {
 		s.routes[r.UUID] = r
 	}
+	s.dns = res[9].Rows
 	if s.lbs, err = decodeOwned(res[6].Rows, ovsdb.LoadBalancerFromRow, func(r ovsdb.LoadBalancer) map[string]string { return r.ExternalIDs }); err != nil {
 		return nil, err
 	}
@@ -256,6 +259,7 @@ func diff(cur *nbState, want *topology) *plan {
 
 	// Load balancers, attached to every switch below.
 	lbRefs := diffLoadBalancers(p, cur.lbs, want.loadBalancers)
+	dnsRefs := diffDNS(p, cur.dns, want.dnsRecords)
 
 	// Switches and their ports; lspRef resolves port keys for port groups.
 	lspRef := map[string]any{}
@@ -270,10 +274,11 @@ func diff(cur *nbState, want *topology) *plan {
 		curPorts := map[string]ovsdb.LogicalSwitchPort{}
 		if exists {
 			ref = c.UUID
-			if c.Name != w.ls.Name || !maps.Equal(c.ExternalIDs, w.ls.ExternalIDs) || !sameMembers(c.LoadBalancers, lbRefs) {
+			if c.Name != w.ls.Name || !maps.Equal(c.ExternalIDs, w.ls.ExternalIDs) || !sameMembers(c.LoadBalancers, lbRefs) ||
+				!sameMembers(c.DNSRecords, dnsRefs) {
 				p.add(ovsdb.Update(ovsdb.TableLogicalSwitch, byUUID(c.UUID), map[string]any{
 					"name": w.ls.Name, "external_ids": ovsdb.Map[string, string](w.ls.ExternalIDs),
-					"load_balancer": ovsdb.Set[any](lbRefs)}))
+					"load_balancer": ovsdb.Set[any](lbRefs), "dns_records": ovsdb.Set[any](dnsRefs)}))
 			}
 			for _, u := range c.Ports {
 				if lsp, mine := cur.lsps[u]; mine {
@@ -284,7 +289,7 @@ func diff(cur *nbState, want *topology) *plan {
 			name := p.newName()
 			p.add(ovsdb.Insert(ovsdb.TableLogicalSwitch, map[string]any{
 				"name": w.ls.Name, "external_ids": ovsdb.Map[string, string](w.ls.ExternalIDs),
-				"load_balancer": ovsdb.Set[any](lbRefs)}, name))
+				"load_balancer": ovsdb.Set[any](lbRefs), "dns_records": ovsdb.Set[any](dnsRefs)}, name))
 			ref = ovsdb.NamedUUID(name)
 		}
 		for _, pkey := range sortedKeys(w.ports) {

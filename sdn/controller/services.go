@@ -23,7 +23,8 @@ func serviceVIP(s *api.Service) (netip.Addr, bool) {
 	return a, err == nil && a.Is4()
 }
 
-// addServices adds one load balancer per service and protocol: each
+// addServices names each service NAME.PROJECT.svc in DNS and adds one
+// load balancer per service and protocol: each
 // service port's VIP over the ready endpoints, the service port's target
 // as the endpoints list it. Services without ready endpoints get none
 // (their VIP answers nothing), and each project with services lets its
@@ -36,6 +37,7 @@ func addServices(t *topology, services []*api.Service, endpoints map[string]*api
 		if !ok || s.Metadata.DeletionTimestamp != nil {
 			continue
 		}
+		t.dnsRecords[s.Metadata.Name+"."+s.Metadata.Project+".svc"] = vip.String()
 		ep := endpoints[s.Metadata.Project+"/"+s.Metadata.Name]
 		byProto := map[string]map[string]string{}
 		for _, sp := range s.Spec.Ports {
@@ -135,4 +137,40 @@ func mapsEqual(a, b map[string]string) bool {
 		}
 	}
 	return true
+}
+
+// DNSKey is the KeyExternalID of the cluster's one DNS row.
+const dnsKey = "dns/services"
+
+// diffDNS plans the DNS row of service names and returns references for
+// the switches' dns_records column (none without services).
+func diffDNS(p *plan, cur []ovsdb.Row, want map[string]string) []any {
+	var mine []ovsdb.Row
+	for _, r := range cur {
+		if ext, err := r.StringMap("external_ids"); err == nil && ext[KeyExternalID] == dnsKey {
+			mine = append(mine, r)
+		}
+	}
+	for _, r := range mine[min(1, len(mine)):] {
+		u, _ := r.UUID()
+		p.add(ovsdb.Delete("DNS", byUUID(u)...))
+	}
+	row := map[string]any{"records": ovsdb.Map[string, string](want), "external_ids": ovsdb.Map[string, string]{KeyExternalID: dnsKey}}
+	if len(want) == 0 {
+		if len(mine) > 0 {
+			u, _ := mine[0].UUID()
+			p.add(ovsdb.Delete("DNS", byUUID(u)...))
+		}
+		return nil
+	}
+	if len(mine) == 0 {
+		name := p.newName()
+		p.add(ovsdb.Insert("DNS", row, name))
+		return []any{ovsdb.NamedUUID(name)}
+	}
+	u, _ := mine[0].UUID()
+	if records, err := mine[0].StringMap("records"); err != nil || !mapsEqual(records, want) {
+		p.add(ovsdb.Update("DNS", byUUID(u), row))
+	}
+	return []any{u}
 }

@@ -58,6 +58,9 @@ type topology struct {
 	// staticRoutes: a default route, so that egress reaches the policy
 	// stage (which comes after routing) instead of being dropped.
 	staticRoutes map[string]ovsdb.LogicalRouterStaticRoute
+	// dnsRecords maps NAME.PROJECT.svc to the service's cluster IP; OVN
+	// answers these names on every node switch.
+	dnsRecords map[string]string
 }
 
 type switchSpec struct {
@@ -116,6 +119,7 @@ func buildTopology(cluster netip.Prefix, nodes []nodeNet, pods []podNet, project
 		routerPorts: map[string]ovsdb.LogicalRouterPort{}, switches: map[string]*switchSpec{},
 		portGroups: map[string]*portGroupSpec{}, loadBalancers: map[string]ovsdb.LoadBalancer{},
 		routerPolicies: map[string]ovsdb.LogicalRouterPolicy{}, staticRoutes: map[string]ovsdb.LogicalRouterStaticRoute{},
+		dnsRecords: map[string]string{},
 	}
 	// Egress: traffic leaving the cluster network goes to the pod's own
 	// node host (its management port), which masquerades it.

@@ -34,6 +34,7 @@ type LogicalSwitch struct {
 	Ports         []UUID
 	ACLs          []UUID
 	LoadBalancers []UUID
+	DNSRecords    []UUID
 	OtherConfig   map[string]string
 	ExternalIDs   map[string]string
 }
@@ -45,6 +46,7 @@ func (ls LogicalSwitch) Row() map[string]any {
 		"ports":         Set[UUID](ls.Ports),
 		"acls":          Set[UUID](ls.ACLs),
 		"load_balancer": Set[UUID](ls.LoadBalancers),
+		"dns_records":   Set[UUID](ls.DNSRecords),
 		"other_config":  stringMap(ls.OtherConfig),
 		"external_ids":  stringMap(ls.ExternalIDs),
 	}
@@ -55,7 +57,8 @@ func LogicalSwitchFromRow(row Row) (LogicalSwitch, error) {
 	r := rowReader{row: row}
 	ls := LogicalSwitch{
 		UUID: r.uuid(), Name: r.str("name"), Ports: r.uuids("ports"), ACLs: r.uuids("acls"),
-		LoadBalancers: r.uuids("load_balancer"), OtherConfig: r.strMap("other_config"), ExternalIDs: r.strMap("external_ids"),
+		LoadBalancers: r.uuids("load_balancer"), DNSRecords: r.uuids("dns_records"), OtherConfig: r.strMap("other_config"),
+		ExternalIDs: r.strMap("external_ids"),
 	}
 	return ls, wrapRowErr(TableLogicalSwitch, r.err)
 }
