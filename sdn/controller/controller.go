@@ -70,6 +70,10 @@ type Controller struct {
 	// mirror may not show yet; owned by Run.
 	assigned map[string]netconf.PodNetwork
 	subnets  map[string]netip.Prefix
+	// cache mirrors the Northbound rows (nil: read them at each sync);
+	// suspect makes the next sync read the database after a failed write.
+	cache   *nbCache
+	suspect bool
 
 	transactions atomic.Int64
 	operations   atomic.Int64
@@ -190,6 +194,12 @@ func (c *Controller) Run(ctx context.Context) error {
 	for _, m := range []interface{ run(context.Context) }{c.pods, c.nodes, c.projects, c.policies, c.services, c.endpoints} {
 		wg.Go(func() { m.run(ctx) })
 	}
+	if cache, err := startCache(ctx, c.cfg.NB); err != nil {
+		c.log.Warn("no Northbound cache; every sync reads the database", "err", err)
+	} else {
+		c.cache = cache
+		defer cache.close(context.WithoutCancel(ctx))
+	}
 	timer := time.NewTimer(time.Hour)
 	timer.Stop()
 	defer timer.Stop()
@@ -250,17 +260,30 @@ func (c *Controller) sync(ctx context.Context) error {
 		endpoints[e.Metadata.Project+"/"+e.Metadata.Name] = e
 	}
 	want := buildTopology(c.cluster, nodeNets, podNets, projects, policies, services, endpoints)
-	cur, err := readNB(ctx, c.cfg.NB)
+	var cur *nbState
+	if c.cache != nil && !c.suspect {
+		cur, err = c.cache.state()
+	} else {
+		cur, err = readNB(ctx, c.cfg.NB)
+	}
 	if err != nil {
 		return err
 	}
+	c.suspect = false
 	p := diff(cur, want)
 	if len(p.ops) > 0 {
 		if _, err := c.cfg.NB.Transact(ctx, ovsdb.NorthboundDB, append(p.ops, ovsdb.Comment("slipway sdn controller"))...); err != nil {
+			c.suspect = true
 			return fmt.Errorf("write %d operations to Northbound: %w", len(p.ops), err)
 		}
 		c.transactions.Add(1)
 		c.operations.Add(int64(len(p.ops)))
+		if c.cache != nil {
+			if err := c.cache.settle(ctx); err != nil {
+				c.suspect = true
+				return fmt.Errorf("wait for the Northbound cache: %w", err)
+			}
+		}
 	}
 	elapsed := time.Since(start)
 	c.syncs.Add(1)

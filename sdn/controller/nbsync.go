@@ -27,67 +27,70 @@ type nbState struct {
 // readNB reads every row of the tables the controller writes in one
 // transaction (a consistent snapshot) and keeps the controller's own.
 func readNB(ctx context.Context, nb *ovsdb.Client) (*nbState, error) {
-	res, err := nb.Transact(ctx, ovsdb.NorthboundDB,
-		ovsdb.Select(ovsdb.TableLogicalRouter, nil), ovsdb.Select(ovsdb.TableLogicalRouterPort, nil),
-		ovsdb.Select(ovsdb.TableLogicalSwitch, nil), ovsdb.Select(ovsdb.TableLogicalSwitchPort, nil),
-		ovsdb.Select(ovsdb.TablePortGroup, nil), ovsdb.Select(ovsdb.TableACL, nil), ovsdb.Select(ovsdb.TableLoadBalancer, nil),
-		ovsdb.Select(ovsdb.TableLogicalRouterPolicy, nil), ovsdb.Select(ovsdb.TableLogicalRouterStaticRoute, nil),
-		ovsdb.Select("DNS", nil))
+	ops := make([]ovsdb.Operation, len(cachedTables))
+	for i, t := range cachedTables {
+		ops[i] = ovsdb.Select(t, nil)
+	}
+	res, err := nb.Transact(ctx, ovsdb.NorthboundDB, ops...)
 	if err != nil {
 		return nil, fmt.Errorf("read Northbound: %w", err)
 	}
+	raw := make(map[string][]ovsdb.Row, len(cachedTables))
+	for i, t := range cachedTables {
+		raw[t] = res[i].Rows
+	}
+	return decodeState(raw)
+}
+
+// decodeState keeps the controller's rows of each table (by cachedTables
+// name).
+func decodeState(raw map[string][]ovsdb.Row) (*nbState, error) {
 	s := &nbState{lrps: map[ovsdb.UUID]ovsdb.LogicalRouterPort{}, lsps: map[ovsdb.UUID]ovsdb.LogicalSwitchPort{},
 		acls: map[ovsdb.UUID]ovsdb.ACL{}, policies: map[ovsdb.UUID]ovsdb.LogicalRouterPolicy{},
 		routes: map[ovsdb.UUID]ovsdb.LogicalRouterStaticRoute{}}
-	if s.routers, err = decodeOwned(res[0].Rows, ovsdb.LogicalRouterFromRow, func(r ovsdb.LogicalRouter) map[string]string { return r.ExternalIDs }); err != nil {
+	var err error
+	if s.routers, err = decodeOwned(raw[ovsdb.TableLogicalRouter], ovsdb.LogicalRouterFromRow, func(r ovsdb.LogicalRouter) map[string]string { return r.ExternalIDs }); err != nil {
 		return nil, err
 	}
-	lrps, err := decodeOwned(res[1].Rows, ovsdb.LogicalRouterPortFromRow, func(r ovsdb.LogicalRouterPort) map[string]string { return r.ExternalIDs })
-	if err != nil {
+	if err := decodeInto(raw[ovsdb.TableLogicalRouterPort], ovsdb.LogicalRouterPortFromRow, func(r ovsdb.LogicalRouterPort) map[string]string { return r.ExternalIDs },
+		func(r ovsdb.LogicalRouterPort) { s.lrps[r.UUID] = r }); err != nil {
 		return nil, err
 	}
-	for _, p := range lrps {
-		s.lrps[p.UUID] = p
-	}
-	if s.switches, err = decodeOwned(res[2].Rows, ovsdb.LogicalSwitchFromRow, func(r ovsdb.LogicalSwitch) map[string]string { return r.ExternalIDs }); err != nil {
+	if s.switches, err = decodeOwned(raw[ovsdb.TableLogicalSwitch], ovsdb.LogicalSwitchFromRow, func(r ovsdb.LogicalSwitch) map[string]string { return r.ExternalIDs }); err != nil {
 		return nil, err
 	}
-	lsps, err := decodeOwned(res[3].Rows, ovsdb.LogicalSwitchPortFromRow, func(r ovsdb.LogicalSwitchPort) map[string]string { return r.ExternalIDs })
-	if err != nil {
+	if err := decodeInto(raw[ovsdb.TableLogicalSwitchPort], ovsdb.LogicalSwitchPortFromRow, func(r ovsdb.LogicalSwitchPort) map[string]string { return r.ExternalIDs },
+		func(r ovsdb.LogicalSwitchPort) { s.lsps[r.UUID] = r }); err != nil {
 		return nil, err
 	}
-	for _, p := range lsps {
-		s.lsps[p.UUID] = p
-	}
-	if s.pgs, err = decodeOwned(res[4].Rows, ovsdb.PortGroupFromRow, func(r ovsdb.PortGroup) map[string]string { return r.ExternalIDs }); err != nil {
+	if s.pgs, err = decodeOwned(raw[ovsdb.TablePortGroup], ovsdb.PortGroupFromRow, func(r ovsdb.PortGroup) map[string]string { return r.ExternalIDs }); err != nil {
 		return nil, err
 	}
-	acls, err := decodeOwned(res[5].Rows, ovsdb.ACLFromRow, func(r ovsdb.ACL) map[string]string { return r.ExternalIDs })
-	if err != nil {
+	if err := decodeInto(raw[ovsdb.TableACL], ovsdb.ACLFromRow, func(r ovsdb.ACL) map[string]string { return r.ExternalIDs },
+		func(r ovsdb.ACL) { s.acls[r.UUID] = r }); err != nil {
 		return nil, err
 	}
-	for _, a := range acls {
-		s.acls[a.UUID] = a
-	}
-	policies, err := decodeOwned(res[7].Rows, ovsdb.LogicalRouterPolicyFromRow, func(r ovsdb.LogicalRouterPolicy) map[string]string { return r.ExternalIDs })
-	if err != nil {
+	if s.lbs, err = decodeOwned(raw[ovsdb.TableLoadBalancer], ovsdb.LoadBalancerFromRow, func(r ovsdb.LoadBalancer) map[string]string { return r.ExternalIDs }); err != nil {
 		return nil, err
 	}
-	for _, p := range policies {
-		s.policies[p.UUID] = p
-	}
-	routes, err := decodeOwned(res[8].Rows, ovsdb.LogicalRouterStaticRouteFromRow, func(r ovsdb.LogicalRouterStaticRoute) map[string]string { return r.ExternalIDs })
-	if err != nil {
+	if err := decodeInto(raw[ovsdb.TableLogicalRouterPolicy], ovsdb.LogicalRouterPolicyFromRow, func(r ovsdb.LogicalRouterPolicy) map[string]string { return r.ExternalIDs },
+		func(r ovsdb.LogicalRouterPolicy) { s.policies[r.UUID] = r }); err != nil {
 		return nil, err
 	}
-	for _, r := range routes {
-		s.routes[r.UUID] = r
-	}
-	s.dns = res[9].Rows
-	if s.lbs, err = decodeOwned(res[6].Rows, ovsdb.LoadBalancerFromRow, func(r ovsdb.LoadBalancer) map[string]string { return r.ExternalIDs }); err != nil {
+	if err := decodeInto(raw[ovsdb.TableLogicalRouterStaticRoute], ovsdb.LogicalRouterStaticRouteFromRow, func(r ovsdb.LogicalRouterStaticRoute) map[string]string { return r.ExternalIDs },
+		func(r ovsdb.LogicalRouterStaticRoute) { s.routes[r.UUID] = r }); err != nil {
 		return nil, err
 	}
+	s.dns = raw["DNS"]
 	return s, nil
+}
+
+func decodeInto[T any](rows []ovsdb.Row, decode func(ovsdb.Row) (T, error), extIDs func(T) map[string]string, put func(T)) error {
+	owned, err := decodeOwned(rows, decode, extIDs)
+	for _, r := range owned {
+		put(r)
+	}
+	return err
 }
 
 func decodeOwned[T any](rows []ovsdb.Row, decode func(ovsdb.Row) (T, error), extIDs func(T) map[string]string) ([]T, error) {

@@ -100,15 +100,24 @@ func BenchmarkNorthboundProgramming(b *testing.B) {
 				if err != nil {
 					b.Fatal(err)
 				}
+				cache, err := startCache(ctx, nb)
+				if err != nil {
+					b.Fatal(err)
+				}
 				b.StartTimer()
+				// One controller sync: compare with the monitor-fed cache,
+				// write the difference, wait for the cache to see it.
 				sync := func(pods []podNet) int {
-					cur, err := readNB(ctx, nb)
+					cur, err := cache.state()
 					if err != nil {
 						b.Fatal(err)
 					}
 					p := diff(cur, buildTopology(netip.MustParsePrefix(netconf.DefaultClusterCIDR), nodes, pods, projects, policies, nil, nil))
 					if len(p.ops) > 0 {
 						if _, err := nb.Transact(ctx, ovsdb.NorthboundDB, p.ops...); err != nil {
+							b.Fatal(err)
+						}
+						if err := cache.settle(ctx); err != nil {
 							b.Fatal(err)
 						}
 					}
@@ -129,6 +138,12 @@ func BenchmarkNorthboundProgramming(b *testing.B) {
 				if rows, err = countRows(ctx, nb); err != nil {
 					b.Fatal(err)
 				}
+				if fresh, err := readNB(ctx, nb); err != nil {
+					b.Fatal(err)
+				} else if w := diff(fresh, buildTopology(netip.MustParsePrefix(netconf.DefaultClusterCIDR), nodes, append(pods, extra), projects, policies, nil, nil)); len(w.ops) != 0 {
+					b.Fatalf("the database differs from the wanted state by %d operations", len(w.ops))
+				}
+				cache.close(ctx)
 				nb.Close()
 				_ = db.Stop(ctx)
 				b.StartTimer()

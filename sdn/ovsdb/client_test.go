@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net"
 	"os"
 	"path/filepath"
@@ -604,5 +605,45 @@ func TestDeadConnectionDropped(t *testing.T) {
 	t.Logf("dead connection detected and replaced after %s (probe 300 ms)", time.Since(start))
 	if err := c.Echo(ctx); err != nil {
 		t.Fatalf("echo on the new connection: %v", err)
+	}
+}
+
+// TestBarrierSeesOwnWrite checks the read-your-write recipe: after a
+// transaction, Echo then Barrier, the monitor's handler has applied it.
+func TestBarrierSeesOwnWrite(t *testing.T) {
+	db, _ := startNB(t, "")
+	c := dial(t, db.Endpoint(), ovsdb.Options{})
+	ctx := testCtx(t)
+	var mu sync.Mutex
+	seen := map[string]bool{}
+	mon, err := c.Monitor(ctx, ovsdb.NorthboundDB, map[string][]string{ovsdb.TableLogicalSwitch: {"name"}}, func(u ovsdb.MonitorUpdate) {
+		mu.Lock()
+		defer mu.Unlock()
+		for _, ru := range u.Tables[ovsdb.TableLogicalSwitch] {
+			if name, _ := ru.New.String("name"); name != "" {
+				seen[name] = true
+			}
+		}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 50; i++ {
+		name := fmt.Sprintf("ls%d", i)
+		if _, err := c.Transact(ctx, ovsdb.NorthboundDB, ovsdb.Insert(ovsdb.TableLogicalSwitch, map[string]any{"name": name}, "")); err != nil {
+			t.Fatal(err)
+		}
+		if err := c.Echo(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if err := mon.Barrier(ctx); err != nil {
+			t.Fatal(err)
+		}
+		mu.Lock()
+		ok := seen[name]
+		mu.Unlock()
+		if !ok {
+			t.Fatalf("after Echo and Barrier the handler has not seen %s", name)
+		}
 	}
 }

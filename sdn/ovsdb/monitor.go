@@ -21,6 +21,8 @@ type RowUpdate struct {
 type MonitorUpdate struct {
 	Initial bool
 	Tables  map[string]map[UUID]RowUpdate
+
+	barrier chan struct{} // Barrier's marker: closed instead of delivered
 }
 
 func decodeTableUpdates(raw json.RawMessage) (map[string]map[UUID]RowUpdate, error) {
@@ -165,8 +167,30 @@ func (m *Monitor) deliver() {
 				return
 			default:
 			}
+			if u.barrier != nil {
+				close(u.barrier)
+				continue
+			}
 			m.handler(u)
 		}
+	}
+}
+
+// Barrier returns once the handler has returned for every update the
+// client had received when Barrier was called. After a transaction, a
+// round trip (Client.Echo) and then Barrier make the transaction's own
+// changes visible to the handler: the server sends a monitor's updates
+// before it answers the next request.
+func (m *Monitor) Barrier(ctx context.Context) error {
+	done := make(chan struct{})
+	m.enqueue(MonitorUpdate{barrier: done})
+	select {
+	case <-done:
+		return nil
+	case <-m.done:
+		return fmt.Errorf("ovsdb: monitor %s: stopped", m.id)
+	case <-ctx.Done():
+		return fmt.Errorf("ovsdb: monitor %s barrier: %w", m.id, ctx.Err())
 	}
 }
 
