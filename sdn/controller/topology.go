@@ -34,9 +34,14 @@ const (
 // Router policy priorities: cluster traffic is routed normally, the rest
 // goes to the source node's host.
 const (
-	priorityClusterRoute = 102
+	priorityClusterRoute = 103
+	priorityEgressDenied = 102
 	priorityEgress       = 101
 )
+
+// EgressAnnotation on a Project set to "deny" keeps its pods from reaching
+// anything outside the cluster network.
+const EgressAnnotation = "slipway.io/egress"
 
 // ACL priorities: allows above the default drop.
 const (
@@ -203,6 +208,12 @@ func buildTopology(cluster netip.Prefix, nodes []nodeNet, pods []podNet, project
 	projectLabels := map[string]map[string]string{}
 	for _, p := range projects {
 		projectLabels[p.Metadata.Name] = p.Metadata.Labels
+		if pg := t.portGroups["pg/project/"+p.Metadata.Name]; pg != nil && cluster.IsValid() && p.Metadata.Annotations[EgressAnnotation] == "deny" {
+			k := "policy/egress-denied/" + p.Metadata.Name
+			t.routerPolicies[k] = ovsdb.LogicalRouterPolicy{Priority: priorityEgressDenied,
+				Match:  fmt.Sprintf("ip4.src == $%s_ip4 && ip4.dst != %s", pg.pg.Name, cluster.Masked()),
+				Action: "drop", ExternalIDs: ids(KeyExternalID, k, ProjectExternalID, p.Metadata.Name)}
+		}
 	}
 	for _, np := range policies {
 		addPolicy(t, np, byProject, projectLabels)

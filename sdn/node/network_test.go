@@ -566,6 +566,24 @@ func TestIsolation(t *testing.T) {
 		return nil
 	})
 
+	// A project that denies egress loses it; the cluster stays reachable.
+	deny := map[string]any{"metadata": map[string]any{"annotations": map[string]string{controller.EgressAnnotation: "deny"}}}
+	if err := s.admin.Patch(ctx, res(api.ProjectsResource), "", "alpha", deny, false, nil); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 10*time.Second, "alpha's egress denied", func() error {
+		if tcp(a1ns, netip.MustParseAddr("192.0.2.2"), 80, 200*time.Millisecond) == nil {
+			return fmt.Errorf("a1 still reaches outside")
+		}
+		return nil
+	})
+	if err := tcp(a1ns, a2, 80, time.Second); err != nil {
+		t.Fatalf("a1 → a2 with egress denied: %v", err)
+	}
+	if err := tcp(b1ns, netip.MustParseAddr("192.0.2.2"), 80, time.Second); err != nil {
+		t.Fatalf("b1 (beta) lost egress with alpha's: %v", err)
+	}
+
 	// Detach removes the bridge port.
 	if err := s.network.Detach(ctx, a2uid, a2ns); err != nil {
 		t.Fatal(err)
