@@ -38,7 +38,7 @@ build: web
 # and slipway node); rebuilt when their recipe changes.
 images: $(BIN)/images/s2i-static.oci.tar
 $(BIN)/images/s2i-static.oci.tar: $(wildcard builder/images/*.go) $(BIN)/slipway
-	$(BIN)/slipway builder-images $(BIN)/images
+	$(BIN)/slipway builder-images --go-warm net/http,encoding/json,html/template $(BIN)/images
 
 run: deps build
 	$(BIN)/slipway up $(if $(DATA_DIR),--data-dir $(DATA_DIR)) $(SLIPWAY_FLAGS)
@@ -91,6 +91,7 @@ bench: deps
 	$(GO) test -run '^$$' -bench 'NorthboundProgramming' -benchtime 3x -timeout 10m ./sdn/controller/
 	$(GO) test -run '^$$' -bench . -benchtime 20x -timeout 10m ./sdn/node/
 	$(GO) test -run '^$$' -bench 'BenchmarkInstantiate|BenchmarkWebhook' -benchtime 200x -timeout 10m ./server/controllers/builds/
+	$(GO) test -run '^$$' -bench 'BenchmarkBuild' -benchtime 2x -timeout 30m ./builder/
 
 clean:
 	rm -rf $(BIN)

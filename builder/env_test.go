@@ -38,12 +38,20 @@ var (
 	imagePaths map[string]string
 )
 
+// GoWarm is what `make images` precompiles into s2i-go (benchmarks use
+// the shipped image; tests skip the minute it takes).
+var GoWarm = []string{"net/http", "encoding/json", "html/template"}
+
 func builderArchives(t testing.TB) map[string]string {
 	t.Helper()
 	imagesOnce.Do(func() {
 		imagesDir, imagesErr = os.MkdirTemp("", "slipway-builder-images-")
+		var opts images.Options
+		if _, bench := t.(*testing.B); bench {
+			opts.GoWarm = GoWarm
+		}
 		if imagesErr == nil {
-			imagePaths, imagesErr = images.BuildAll(context.Background(), imagesDir, images.Options{})
+			imagePaths, imagesErr = images.BuildAll(context.Background(), imagesDir, opts)
 		}
 	})
 	if imagesErr != nil {

@@ -282,3 +282,22 @@ func TestCancel(t *testing.T) {
 		t.Errorf("%d leases left", len(leases))
 	}
 }
+
+// TestBuilderImageArtifacts: each builder image's own save-artifacts
+// produces a valid archive, so incremental builds with the shipped scripts
+// succeed.
+func TestBuilderImageArtifacts(t *testing.T) {
+	e := newEnv(t)
+	for _, name := range []string{images.Static, images.Python} {
+		t.Run(name, func(t *testing.T) {
+			repo := gittest.New(t)
+			repo.Commit("main", "x", map[string]string{"index.html": "x\n", "app.py": "print('x')\n"})
+			spec := buildSpec{name: "artifacts-" + name, builder: name, uri: repo.URI(), incremental: true}
+			for i := range 2 {
+				if res := e.build(t, spec); res.ExitCode != 0 {
+					t.Fatalf("build %d: %+v\n%s", i+1, res.Result, res.log)
+				}
+			}
+		})
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	goruntime "runtime"
 	"strings"
 )
 
@@ -55,7 +56,7 @@ func StaticSpec() Spec {
 			// httpd as PID 1 ignores SIGTERM: the shell stops it.
 			"run": "#!/bin/sh\nhttpd -f -p \"${PORT:-8080}\" -h " + AppRoot + "/src & pid=$!\n" +
 				"trap 'kill $pid; wait $pid; exit 0' TERM INT\nwait $pid\n",
-			"save-artifacts": "#!/bin/sh\n# A static site has nothing to reuse: an empty archive.\ntar -cf - -T /dev/null\n",
+			"save-artifacts": "#!/bin/sh\n# A static site has nothing to reuse: an empty archive.\nhead -c 1024 /dev/zero # an empty tar archive\n",
 			"usage":          usage(Static, "static web sites (index.html) served by busybox httpd"),
 		},
 	}
@@ -66,7 +67,12 @@ func StaticSpec() Spec {
 // (GOFLAGS=-mod=vendor is set when vendor/ exists) or absent, GOPROXY=off.
 // The build cache is kept in the image and handed over by save-artifacts,
 // so incremental builds recompile only what changed.
-func GoSpec(goroot string) Spec {
+//
+// warm lists packages compiled into that cache when the image is built
+// (e.g. net/http), so that a first build does not compile them: the
+// toolchain and GOROOT path are the image's, and GOROOT packages' cache
+// keys do not depend on where GOROOT is, so the entries are valid there.
+func GoSpec(goroot string, warm ...string) Spec {
 	return Spec{
 		Name:        Go,
 		Description: "Go applications built with go build (modules vendored; no network)",
@@ -89,9 +95,17 @@ echo "---> Built ` + AppRoot + `/bin/app"
 `,
 			"run": "#!/bin/sh\nexec " + AppRoot + "/bin/app \"$@\"\n",
 			"save-artifacts": `#!/bin/sh
-# The Go build cache, so the next build recompiles only what changed.
-cd "$(dirname "$GOCACHE")" 2>/dev/null && [ -d go-build ] && exec tar -cf - go-build
-tar -cf - -T /dev/null
+# The Go build cache, so the next build recompiles only what changed;
+# without the entries the image ships (go-build.warm).
+cd "$(dirname "$GOCACHE")" 2>/dev/null && [ -d go-build ] || { head -c 1024 /dev/zero; exit 0; }
+warm=` + ScriptsDir + `/go-build.warm
+if [ -f "$warm" ]; then
+  find go-build -type f | grep -vxFf "$warm" > /tmp/save-artifacts.list || true
+  if [ -s /tmp/save-artifacts.list ]; then exec tar -cf - $(cat /tmp/save-artifacts.list); fi
+  head -c 1024 /dev/zero # an empty tar archive
+  exit 0
+fi
+exec tar -cf - go-build
 `,
 			"usage": usage(Go, "Go applications, built offline with go build (vendor your modules)"),
 		},
@@ -101,6 +115,38 @@ tar -cf - -T /dev/null
 			}
 			l.dir(AppRoot+"/.cache", 0o775, UID)
 			l.dir(AppRoot+"/go", 0o775, UID)
+			if len(warm) > 0 {
+				cache, err := os.MkdirTemp("", "slipway-gocache-")
+				if err != nil {
+					return err
+				}
+				l.cleanup = append(l.cleanup, func() { os.RemoveAll(cache) })
+				cmd := exec.Command(filepath.Join(goroot, "bin", "go"), append([]string{"build", "-trimpath"}, warm...)...)
+				cmd.Env = append(os.Environ(), "GOCACHE="+cache, "GOROOT="+goroot, "CGO_ENABLED=0", "GOFLAGS=", "GOTOOLCHAIN=local",
+					"GOTELEMETRY=off", "GOOS=linux", "GOARCH="+goruntime.GOARCH, "GOAMD64=", "GOEXPERIMENT=",
+					// No module index in the cache: it describes the host's GOROOT
+					// tree (with src/cmd and tests), not the image's.
+					"GODEBUG=goindex=0")
+				cmd.Dir = cache
+				if out, err := cmd.CombinedOutput(); err != nil {
+					return fmt.Errorf("warm the Go build cache: %w: %s", err, out)
+				}
+				if err := l.treeOwned(AppRoot+"/.cache/go-build", cache, UID, nil); err != nil {
+					return err
+				}
+				var list strings.Builder
+				err = filepath.WalkDir(cache, func(p string, d os.DirEntry, err error) error {
+					if err == nil && !d.IsDir() {
+						rel, _ := filepath.Rel(cache, p)
+						list.WriteString("go-build/" + filepath.ToSlash(rel) + "\n")
+					}
+					return err
+				})
+				if err != nil {
+					return err
+				}
+				l.file(ScriptsDir+"/go-build.warm", 0o644, []byte(list.String()))
+			}
 			return l.tree("/usr/local/go", goroot, func(rel string, dir bool) bool {
 				switch {
 				case dir && (rel == "api" || rel == "doc" || rel == "misc" || rel == "test" || rel == "src/cmd" ||
@@ -137,7 +183,7 @@ if [ -n "$APP_FILE" ]; then exec python3 "$APP_FILE"; fi
 if [ -f app.py ]; then exec python3 app.py; fi
 exec python3 -m http.server "${PORT:-8080}"
 `,
-			"save-artifacts": "#!/bin/sh\ntar -cf - -T /dev/null\n",
+			"save-artifacts": "#!/bin/sh\nhead -c 1024 /dev/zero # an empty tar archive\n",
 			"usage":          usage(Python, "Python 3 applications: app.py (or $APP_FILE) runs, else http.server serves the files"),
 		},
 		Add: func(l *layer) error {
@@ -181,6 +227,8 @@ type Options struct {
 	Host string
 	// Only limits the build to these names; empty for all three.
 	Only []string
+	// GoWarm are packages precompiled into s2i-go's build cache (GoSpec).
+	GoWarm []string
 }
 
 // BuildAll builds the builder images into dir and returns their archive
@@ -208,7 +256,7 @@ func BuildAll(ctx context.Context, dir string, opts Options) (map[string]string,
 		opts.Python = "/usr/bin/python3"
 	}
 	out := map[string]string{}
-	for _, spec := range []Spec{StaticSpec(), GoSpec(opts.GoRoot), PythonSpec(opts.Python)} {
+	for _, spec := range []Spec{StaticSpec(), GoSpec(opts.GoRoot, opts.GoWarm...), PythonSpec(opts.Python)} {
 		if !want(spec.Name) {
 			continue
 		}

@@ -70,6 +70,11 @@ func Build(ctx context.Context, dir, ref string, spec Spec) (string, error) {
 		return "", fmt.Errorf("images: %w", err)
 	}
 	l := newLayer()
+	defer func() {
+		for _, f := range l.cleanup {
+			f()
+		}
+	}()
 	if err := addBase(ctx, l, spec); err != nil {
 		return "", fmt.Errorf("images: %s: %w", spec.Name, err)
 	}

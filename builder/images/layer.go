@@ -31,6 +31,8 @@ type entry struct {
 // layer collects entries; later ones replace earlier ones of the same name.
 type layer struct {
 	entries map[string]entry
+	// cleanup runs once the layer is written (temporary host files).
+	cleanup []func()
 }
 
 func newLayer() *layer { return &layer{entries: map[string]entry{}} }
@@ -45,30 +47,44 @@ func (l *layer) dir(name string, mode int64, uid int) {
 			l.entries[p] = entry{name: p, typ: tar.TypeDir, mode: 0o755}
 		}
 	}
-	l.entries[name] = entry{name: name, typ: tar.TypeDir, mode: mode, uid: uid, gid: uid}
+	l.entries[name] = entry{name: name, typ: tar.TypeDir, mode: mode, uid: uid}
+}
+
+// parent adds name's directory, unless it is there already.
+func (l *layer) parent(name string) {
+	if d := path.Dir(name); d != "." {
+		if _, ok := l.entries[d]; !ok {
+			l.dir(d, 0o755, 0)
+		}
+	}
 }
 
 func (l *layer) file(name string, mode int64, data []byte) {
 	name = clean(name)
-	l.dir(path.Dir(name), 0o755, 0)
+	l.parent(name)
 	l.entries[name] = entry{name: name, typ: tar.TypeReg, mode: mode, data: data}
 }
 
 func (l *layer) hostFile(name, host string, mode int64) {
 	name = clean(name)
-	l.dir(path.Dir(name), 0o755, 0)
+	l.parent(name)
 	l.entries[name] = entry{name: name, typ: tar.TypeReg, mode: mode, host: host}
 }
 
 func (l *layer) symlink(name, target string) {
 	name = clean(name)
-	l.dir(path.Dir(name), 0o755, 0)
+	l.parent(name)
 	l.entries[name] = entry{name: name, typ: tar.TypeSymlink, mode: 0o777, link: target}
 }
 
 // tree copies a host directory to name, keeping modes and symbolic links;
 // skip (relative slash path, is dir) leaves entries out.
 func (l *layer) tree(name, host string, skip func(rel string, dir bool) bool) error {
+	return l.treeOwned(name, host, 0, skip)
+}
+
+// treeOwned is tree with every entry owned by uid (group 0).
+func (l *layer) treeOwned(name, host string, uid int, skip func(rel string, dir bool) bool) error {
 	return filepath.WalkDir(host, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
@@ -88,7 +104,7 @@ func (l *layer) tree(name, host string, skip func(rel string, dir bool) bool) er
 		}
 		switch {
 		case d.IsDir():
-			l.dir(target, int64(info.Mode().Perm()), 0)
+			l.dir(target, int64(info.Mode().Perm()), uid)
 		case info.Mode()&fs.ModeSymlink != 0:
 			link, err := os.Readlink(p)
 			if err != nil {
@@ -97,6 +113,11 @@ func (l *layer) tree(name, host string, skip func(rel string, dir bool) bool) er
 			l.symlink(target, link)
 		case info.Mode().IsRegular():
 			l.hostFile(target, p, int64(info.Mode().Perm()))
+			if uid != 0 {
+				e := l.entries[clean(target)]
+				e.uid = uid
+				l.entries[clean(target)] = e
+			}
 		}
 		return nil
 	})

@@ -57,6 +57,7 @@ installation and Debian's python3. slipway up and slipway node import them.`,
 	}
 	cmd.Flags().StringVar(&opts.GoRoot, "goroot", "", "Go installation copied into s2i-go (default: go env GOROOT)")
 	cmd.Flags().StringVar(&opts.Python, "python", "", "python3 interpreter copied into s2i-python (default /usr/bin/python3)")
+	cmd.Flags().StringSliceVar(&opts.GoWarm, "go-warm", nil, "packages precompiled into s2i-go's build cache (e.g. net/http)")
 	cmd.Flags().StringSliceVar(&opts.Only, "only", nil, "build only these images (s2i-static, s2i-go, s2i-python)")
 	return cmd
 }
