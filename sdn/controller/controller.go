@@ -262,6 +262,9 @@ func (c *Controller) sync(ctx context.Context) error {
 	want := buildTopology(c.cluster, nodeNets, podNets, projects, policies, services, endpoints)
 	var cur *nbState
 	if c.cache != nil && !c.suspect {
+		if err := c.cache.current(ctx); err != nil {
+			return fmt.Errorf("the Northbound cache: %w", err)
+		}
 		cur, err = c.cache.state()
 	} else {
 		cur, err = readNB(ctx, c.cfg.NB)

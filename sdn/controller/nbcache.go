@@ -22,6 +22,9 @@ var cachedTables = []string{
 type nbCache struct {
 	mon *ovsdb.Monitor
 	nb  *ovsdb.Client
+	// reconnects is the client's count when the cache last caught up
+	// (owned by the controller's sync).
+	reconnects int64
 
 	mu   sync.Mutex
 	rows map[string]map[ovsdb.UUID]ovsdb.Row
@@ -39,7 +42,28 @@ func startCache(ctx context.Context, nb *ovsdb.Client) (*nbCache, error) {
 		return nil, fmt.Errorf("monitor Northbound: %w", err)
 	}
 	c.mon = mon
+	// The initial snapshot is queued, not yet applied: an empty cache
+	// would make the first sync insert everything again.
+	if err := mon.Barrier(ctx); err != nil {
+		_ = mon.Cancel(context.WithoutCancel(ctx))
+		return nil, fmt.Errorf("monitor Northbound: %w", err)
+	}
+	c.reconnects = nb.Reconnects()
 	return c, nil
+}
+
+// current makes sure the cache holds the snapshot of the connection in
+// use: after a reconnection the fresh snapshot is applied first.
+func (c *nbCache) current(ctx context.Context) error {
+	n := c.nb.Reconnects()
+	if n == c.reconnects {
+		return nil
+	}
+	if err := c.settle(ctx); err != nil {
+		return err
+	}
+	c.reconnects = n
+	return nil
 }
 
 func (c *nbCache) apply(u ovsdb.MonitorUpdate) {

@@ -358,8 +358,8 @@ func (s *stack) addNode(t testing.TB, name, encapIP string, prepare func(hostNS 
 // every pod through the management port, a NetworkPolicy opens one port
 // to the other project, a service VIP balances over its endpoints for its
 // own project and follows them, its name resolves through OVN's DNS, pods
-// reach outside the cluster behind
-// their node's address, and detaching removes the bridge port.
+// reach outside the cluster behind their node's address unless their
+// project denies egress, and detaching removes the bridge port.
 func TestIsolation(t *testing.T) {
 	s := newStack(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
