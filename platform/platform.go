@@ -19,6 +19,7 @@ import (
 	"github.com/slipway/slipway/api/client"
 	"github.com/slipway/slipway/api/errdefs"
 	"github.com/slipway/slipway/auth/bootstrap"
+	"github.com/slipway/slipway/auth/rbac"
 	"github.com/slipway/slipway/node/host"
 	"github.com/slipway/slipway/server"
 	"github.com/slipway/slipway/server/store/pgserver"
@@ -126,6 +127,12 @@ func Start(ctx context.Context, cfg Config) (_ *Platform, err error) {
 	}
 	if ncfg.Client, err = p.accountClient(ctx, ncfg.Dir, "node-"+ncfg.Name, "system:node"); err != nil {
 		return nil, err
+	}
+	if ncfg.BuilderImages != "" && ncfg.BuilderImagesToken == "" {
+		// The node pushes the builder images it imports into slipway-system.
+		if ncfg.BuilderImagesToken, err = p.api.ServiceAccountToken(ctx, bootstrap.SystemProject, "builder-images", rbac.RoleBuilder); err != nil {
+			return nil, fmt.Errorf("builder images credentials: %w", err)
+		}
 	}
 	ncfg.Logger, ncfg.Registerer = cfg.Logger, p.api.Metrics()
 	if ncfg.RegistryHost == "" {

@@ -73,6 +73,10 @@ type Config struct {
 	// RegistryHost/slipway-system/s2i-<lang>:latest, so builds need no
 	// pull; "" imports none.
 	BuilderImages string
+	// BuilderImagesToken, when set, pushes the imported builder images to
+	// the registry with this token (one that may push to slipway-system),
+	// so that the images resource lists them and other nodes pull them.
+	BuilderImagesToken string
 	// OVN, when set, attaches pods to the OVN network (a chassis under
 	// Dir/ovn) instead of the bridge; PodSubnet and Bridge are then unused.
 	OVN *OVNConfig
@@ -232,6 +236,13 @@ func buildRunner(ctx context.Context, cfg Config, d *containerd.Daemon, rt runti
 			log.Warn("builder images not imported: builds need them in the registry", "err", err)
 		} else {
 			log.Info("builder images imported", "images", refs)
+			if cfg.BuilderImagesToken != "" {
+				if err := images.Push(ictx, d.Client(), refs, cfg.BuilderImagesToken, ca); err != nil {
+					log.Warn("builder images not pushed to the registry", "err", err)
+				} else {
+					log.Info("builder images pushed to the registry", "registry", registry)
+				}
+			}
 		}
 	}
 	ex, err := builder.New(builder.Options{Runtime: rt, WorkDir: filepath.Join(cfg.Dir, "builds"), RegistryCA: ca, Logger: log})
