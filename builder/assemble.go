@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -222,12 +223,21 @@ func copyTree(src, dst string, ignore *s2i.Ignore, uid, gid int) (int, error) {
 }
 
 func copyFile(src, dst string, mode fs.FileMode, uid, gid int) error {
-	data, err := os.ReadFile(src)
+	in, err := os.Open(src)
 	if err != nil {
 		return err
 	}
+	defer in.Close()
 	_ = os.Remove(dst)
-	if err := os.WriteFile(dst, data, mode); err != nil {
+	out, err := os.OpenFile(dst, os.O_CREATE|os.O_EXCL|os.O_WRONLY, mode)
+	if err != nil {
+		return err
+	}
+	_, err = io.Copy(out, in)
+	if cerr := out.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
 		return err
 	}
 	if err := os.Chmod(dst, mode); err != nil {

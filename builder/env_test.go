@@ -155,6 +155,7 @@ type buildSpec struct {
 	memory      string
 	deadline    int64
 	podEnv      map[string]string // SOURCE_TOKEN…
+	binaryURL   string            // a Binary source's archive instead of uri
 }
 
 // buildResult is a finished build with its log.
@@ -187,6 +188,9 @@ func (e *env) buildPod(b buildSpec) (podspec.Pod, string) {
 	}
 	if b.deadline > 0 {
 		obj["spec"].(map[string]any)["completionDeadlineSeconds"] = b.deadline
+	}
+	if b.binaryURL != "" {
+		obj["spec"].(map[string]any)["source"] = map[string]any{"type": "Binary", "binary": map[string]any{"url": b.binaryURL}, "contextDir": b.contextDir}
 	}
 	raw, _ := json.Marshal(obj)
 	memory := b.memory

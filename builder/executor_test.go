@@ -1,8 +1,13 @@
 package builder_test
 
 import (
+	"archive/tar"
+	"bytes"
+	"compress/gzip"
 	"context"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"slices"
@@ -299,5 +304,38 @@ func TestBuilderImageArtifacts(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestBinarySource: a build whose source is an archive uploaded through the
+// API (slip start-build --from-dir) fetches it with the push token.
+func TestBinarySource(t *testing.T) {
+	e := newEnv(t)
+	var archive bytes.Buffer
+	zw := gzip.NewWriter(&archive)
+	tw := tar.NewWriter(zw)
+	for name, body := range map[string]string{"site/index.html": "uploaded\n"} {
+		tw.WriteHeader(&tar.Header{Name: name, Mode: 0o644, Size: int64(len(body)), Typeflag: tar.TypeReg})
+		tw.Write([]byte(body))
+	}
+	tw.Close()
+	zw.Close()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Authorization") != "Bearer push-token" {
+			http.Error(w, "no", http.StatusUnauthorized)
+			return
+		}
+		w.Write(archive.Bytes())
+	}))
+	defer srv.Close()
+	res := e.build(t, buildSpec{name: "binary", builder: images.Static, binaryURL: srv.URL + "/source", contextDir: "site"})
+	if res.ExitCode != 0 {
+		t.Fatalf("build failed: %+v\n%s", res.Result, res.log)
+	}
+	if res.Message.Commit != "" {
+		t.Errorf("a binary build has no commit: %+v", res.Message)
+	}
+	if got := e.serve(t, res.image, "/index.html")[0]; got != "uploaded\n" {
+		t.Errorf("index.html = %q", got)
 	}
 }
