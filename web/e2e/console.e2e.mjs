@@ -18,6 +18,8 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
+import { request as httpRequest } from 'node:http';
+import { request as httpsRequest } from 'node:https';
 import { connect } from 'node:tls';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
@@ -76,7 +78,13 @@ async function step(name, fn) {
   console.log(`ok   ${name} (${Date.now() - started} ms)`);
 }
 
-async function main() {
+/**
+ * launch starts Chromium with a fresh profile. With SLIPWAY_CA only the
+ * API's certificate is trusted, unless anyCertificate (routers serve
+ * their own default certificate).
+ * @param {{ anyCertificate?: boolean }} [options]
+ */
+async function launch(options = {}) {
   mkdirSync(artifacts, { recursive: true });
   const args = [
     '--headless',
@@ -96,11 +104,16 @@ async function main() {
     executablePath,
     args,
     headless: true,
-    ignoreHTTPSErrors: !ca,
+    ignoreHTTPSErrors: !ca || Boolean(options.anyCertificate),
     viewport: { width: 1280, height: 800 },
     colorScheme: 'light',
     baseURL,
   });
+  return { context, profile };
+}
+
+async function main() {
+  const { context, profile } = await launch();
   const problems = /** @type {string[]} */ ([]);
   try {
     await context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: new URL(baseURL).origin });
@@ -543,4 +556,140 @@ async function main() {
   }
 }
 
-await main();
+/**
+ * importMain is the whole path of a developer who never opens a terminal,
+ * against a `slipway up` with a node, its builder images and a router:
+ * import a static site from Git (SLIPWAY_GIT_URL), watch its build log,
+ * and open the route URL (served on the router's SLIPWAY_ROUTER_HTTPS
+ * port) to see the site (SLIPWAY_EXPECT in its page).
+ */
+async function importMain() {
+  const gitURL = required('SLIPWAY_GIT_URL');
+  const routerHTTPS = required('SLIPWAY_ROUTER_HTTPS');
+  const expect = required('SLIPWAY_EXPECT');
+  const { context, profile } = await launch({ anyCertificate: true });
+  const problems = /** @type {string[]} */ ([]);
+  try {
+    const page = context.pages()[0] ?? (await context.newPage());
+    page.setDefaultTimeout(timeout);
+    page.on('pageerror', (error) => problems.push(`page error: ${error.message}`));
+    /** @param {string} name */
+    const shot = (name) => page.screenshot({ path: join(artifacts, `${name}.png`), fullPage: true });
+    const project = `import-${Date.now().toString(36)}`;
+    const name = 'site';
+
+    await step('log in and create a project', async () => {
+      await page.goto('/login');
+      await page.getByLabel('User name', { exact: true }).fill(adminUser);
+      await page.getByLabel('Password', { exact: true }).fill(adminPassword);
+      await page.getByLabel('Password', { exact: true }).press('Enter');
+      await page.getByRole('heading', { name: 'Projects', level: 1 }).waitFor();
+      await page.getByRole('button', { name: 'Create project' }).first().click();
+      const dialog = page.getByRole('dialog', { name: 'Create a project' });
+      await dialog.getByLabel('Name', { exact: true }).fill(project);
+      await dialog.getByRole('button', { name: 'Create' }).click();
+      await page.locator(`tr[data-project="${project}"]`).getByRole('link').click();
+      await page.getByRole('heading', { name: project, level: 1 }).waitFor();
+    });
+
+    await step('import the static site from Git', async () => {
+      await page.getByRole('link', { name: 'Import from Git' }).first().click();
+      const form = page.getByRole('form', { name: 'Import from Git' });
+      await form.getByLabel('Git repository URL').fill(gitURL);
+      await form.getByLabel('Name', { exact: true }).fill(name);
+      await form.getByLabel('Builder').selectOption('static');
+      await form.getByRole('button', { name: 'Create', exact: true }).click();
+      await page.locator('[data-step="BuildConfig"].steps__step--done').waitFor();
+      await shot('20-import-created');
+    });
+
+    await step('the first build’s log streams live to the push', async () => {
+      const log = page.getByRole('log', { name: `Log of ${name}-1` });
+      await log.waitFor({ timeout: 180_000 });
+      await page.getByText(`Build ${name}-1: Complete`).waitFor({ timeout: 240_000 });
+      await shot('21-import-build-log');
+      const text = await log.innerText();
+      check(text.trim() !== '', 'the build log shows lines');
+    });
+
+    let url = '';
+    await step('the page ends with the app’s URL once a pod is ready', async () => {
+      const link = page.getByTestId('app-url');
+      await link.waitFor({ timeout: 180_000 });
+      url = (await link.getAttribute('href')) ?? '';
+      check(url.startsWith('https://'), `the URL is https: ${url}`);
+      await shot('22-import-done');
+    });
+
+    await step('the route URL serves the site', async () => {
+      // The router listens on a test port: same host, that port.
+      const u = new URL(url);
+      u.port = routerHTTPS;
+      const site = await context.newPage();
+      let body = '';
+      // The router may take a while to send to the new pod (see the time printed).
+      const started = Date.now();
+      while (!body.includes(expect) && Date.now() - started < 180_000) {
+        const answer = await site.goto(u.href).catch(() => null);
+        body = answer ? await site.content() : '';
+        if (!body.includes(expect)) await site.waitForTimeout(1000);
+      }
+      console.log(`route: ${u.href} served the site ${((Date.now() - started) / 1000).toFixed(1)} s after the console showed the URL`);
+      await site.screenshot({ path: join(artifacts, '23-import-app.png') });
+      if (!body.includes(expect)) {
+        const token = await page.evaluate(() => sessionStorage.getItem('slipway.token') ?? '');
+        for (const path of [`/api/v1/projects/${project}/routes/${name}`, `/api/v1/projects/${project}/endpoints/${name}`, `/api/v1/projects/${project}/services/${name}`]) {
+          const answer = await page.evaluate(async ({ path, token }) => (await fetch(path, { headers: { Authorization: `Bearer ${token}` } })).text(), { path, token });
+          console.log(`${path}: ${answer}`);
+        }
+        const direct = await new Promise((resolve) => {
+          const req = httpsRequest({ host: '127.0.0.1', port: Number(routerHTTPS), path: '/', servername: u.hostname, headers: { Host: u.hostname }, rejectUnauthorized: false }, (res) => {
+            let text = '';
+            res.on('data', (c) => (text += c));
+            res.on('end', () => resolve(`${res.statusCode} ${text.slice(0, 120)}`));
+          });
+          req.on('error', (e) => resolve(String(e)));
+          req.end();
+        });
+        console.log(`direct GET https://${u.hostname} via 127.0.0.1:${routerHTTPS}: ${direct}`);
+        /** @param {string} host @param {string} port @param {(o: object, cb: (res: import('node:http').IncomingMessage) => void) => import('node:http').ClientRequest} send */
+        const probe = (host, port, send) =>
+          new Promise((resolve) => {
+            const req = send({ host: '127.0.0.1', port: Number(port), path: '/', servername: host, headers: { Host: host }, rejectUnauthorized: false }, (res) => {
+              let text = '';
+              res.on('data', (c) => (text += c));
+              res.on('end', () => resolve(`${res.statusCode} ${text.slice(0, 80)}`));
+            });
+            req.on('error', (e) => resolve(String(e)));
+            req.end();
+          });
+        for (const [rname, tls] of [['later-edge', { termination: 'edge' }], ['later-plain', undefined]]) {
+          const created = await page.evaluate(
+            async ({ project, token, rname, tls, name }) =>
+              (await fetch(`/api/v1/projects/${project}/routes`, { method: 'POST', headers: { Authorization: `Bearer ${token}`, 'Content-Type': 'application/json' }, body: JSON.stringify({ metadata: { name: rname }, spec: { to: { kind: 'Service', name }, ...(tls ? { tls } : {}) } }) })).status,
+            { project, token, rname, tls, name },
+          );
+          await page.waitForTimeout(4000);
+          const host = `${rname}-${project}.apps.localhost`;
+          console.log(`route ${rname} (${created}): https ${await probe(host, routerHTTPS, httpsRequest)}; http ${await probe(host, process.env.SLIPWAY_ROUTER_HTTP ?? '0', httpRequest)}`);
+        }
+      }
+      check(body.includes(expect), `${u.href} serves the site, got ${body.slice(0, 200)}`);
+      await site.close();
+    });
+
+    check(problems.length === 0, `the page logged errors:\n  ${problems.join('\n  ')}`);
+    console.log(`${steps.length} passed, 0 failed`);
+  } catch (error) {
+    await context.pages()[0]?.screenshot({ path: join(artifacts, 'failure-import.png') }).catch(() => undefined);
+    console.error(`FAIL after ${steps.length} steps: ${error instanceof Error ? error.message : String(error)}`);
+    console.log(`${steps.length} passed, 1 failed`);
+    process.exitCode = 1;
+  } finally {
+    await context.close();
+    rmSync(profile, { recursive: true, force: true });
+  }
+}
+
+if (process.env.SLIPWAY_GIT_URL) await importMain();
+else await main();

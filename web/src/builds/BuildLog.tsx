@@ -23,5 +23,6 @@ export function BuildLog({ project, build }: { project: string; build: Build }) 
       </p>
     );
   }
-  return <LogViewer key={build.metadata.name} path={projectPath(project, 'builds', build.metadata.name, 'log')} name={build.metadata.name} />;
+  // Remounted when the phase changes: a finished build's log is read whole.
+  return <LogViewer key={`${build.metadata.name}/${phase}`} path={projectPath(project, 'builds', build.metadata.name, 'log')} name={build.metadata.name} />;
 }

@@ -55,8 +55,10 @@ export function AppPage({ project, app, tab }: { project: string; app: string; t
         <span>{app}</span>
       </nav>
       <div className="page__header">
-        <PageTitle title={`${app} · ${project}`}>{app}</PageTitle>
-        {deployment && <span className={`label label--${appState(deployment).toLowerCase().replaceAll(' ', '-')}`}>{appState(deployment)}</span>}
+        <div className="page__title-group">
+          <PageTitle title={`${app} · ${project}`}>{app}</PageTitle>
+          {deployment && <span className={`label label--${appState(deployment).toLowerCase().replaceAll(' ', '-')}`}>{appState(deployment)}</span>}
+        </div>
         <LiveIndicator state={deployments.watchState} />
       </div>
       {deployments.error && <Alert title="Cannot read the app">{deployments.error}</Alert>}
