@@ -14,6 +14,7 @@ import (
 	"github.com/containerd/containerd/v2/pkg/namespaces"
 
 	"github.com/slipway/slipway/api"
+	"github.com/slipway/slipway/api/client"
 	"github.com/slipway/slipway/builder"
 	"github.com/slipway/slipway/builder/gittest"
 	"github.com/slipway/slipway/builder/images"
@@ -37,32 +38,9 @@ func (r executorRunner) RunBuild(ctx context.Context, pod podspec.Pod, deadline 
 // registry. Deleting a running build pod stops the build and leaves nothing.
 func TestBuildPods(t *testing.T) {
 	repo := gittest.New(t) // also checks git is present
-	e := newEnv(t, 41)
+	e := newBuildEnv(t, 41)
 	ctx := context.Background()
 	registry := e.srv.RegistryHost()
-
-	// The static builder image, imported as slipway up does.
-	dir := t.TempDir()
-	if _, err := images.BuildAll(ctx, dir, images.Options{Only: []string{images.Static}}); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := images.Import(e.nsCtx(), e.daemon.Client(), dir, registry, ""); err != nil {
-		t.Fatal(err)
-	}
-	caPEM, err := os.ReadFile(e.srv.CAFile())
-	if err != nil {
-		t.Fatal(err)
-	}
-	ca := x509.NewCertPool()
-	ca.AppendCertsFromPEM(caPEM)
-	cfg := e.config()
-	ex, err := builder.New(builder.Options{Runtime: cfg.Runtime, WorkDir: filepath.Join(e.dir, "builds"), RegistryCA: ca, Logger: e.logger})
-	if err != nil {
-		t.Fatal(err)
-	}
-	e.stop()
-	e.builds = executorRunner{ex}
-	e.startAgent()
 
 	sha := repo.CommitDir("main", "static sample", filepath.Join("..", "..", "test", "samples", "static"))
 	out := registry + "/" + project + "/site:latest"
@@ -159,4 +137,77 @@ func TestBuildPods(t *testing.T) {
 
 func (e *env) nsCtx() context.Context {
 	return namespaces.WithNamespace(context.Background(), e.ns)
+}
+
+// newBuildEnv is newEnv whose agent runs build pods with the executor, and
+// whose containerd holds the static builder image as slipway up imports it.
+func newBuildEnv(t *testing.T, subnet int) *env {
+	t.Helper()
+	e := newEnv(t, subnet)
+	ctx := context.Background()
+	registry := e.srv.RegistryHost()
+	// The static builder image, imported as slipway up does.
+	dir := t.TempDir()
+	if _, err := images.BuildAll(ctx, dir, images.Options{Only: []string{images.Static}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := images.Import(e.nsCtx(), e.daemon.Client(), dir, registry, ""); err != nil {
+		t.Fatal(err)
+	}
+	caPEM, err := os.ReadFile(e.srv.CAFile())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ca := x509.NewCertPool()
+	ca.AppendCertsFromPEM(caPEM)
+	cfg := e.config()
+	ex, err := builder.New(builder.Options{Runtime: cfg.Runtime, WorkDir: filepath.Join(e.dir, "builds"), RegistryCA: ca, Logger: e.logger})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.stop()
+	e.builds = executorRunner{ex}
+	e.startAgent()
+	return e
+}
+
+// TestBuildConfigToImage: the whole path through the real API server — a
+// BuildConfig instantiated, the build controller's pod scheduled onto this
+// node, its secrets resolved by the agent, the executor's push with the
+// build's own token — ends with the Build Complete, its commit and digest
+// recorded.
+func TestBuildConfigToImage(t *testing.T) {
+	repo := gittest.New(t)
+	e := newBuildEnv(t, 42)
+	ctx := context.Background()
+	sha := repo.CommitDir("main", "static sample", filepath.Join("..", "..", "test", "samples", "static"))
+	bcs, builds := lookup(api.BuildConfigsResource), lookup(api.BuildsResource)
+	bc := api.BuildConfig{Metadata: api.ObjectMeta{Name: "site"}, Spec: api.BuildConfigSpec{CommonSpec: api.CommonSpec{
+		Source: api.BuildSource{Git: &api.GitBuildSource{URI: repo.URI()}},
+		Strategy: api.BuildStrategy{SourceStrategy: &api.SourceBuildStrategy{
+			From: api.ImageReference{Kind: api.ImageStreamTagKind, Namespace: "slipway-system", Name: images.Static + ":latest"}}},
+		Output: api.BuildOutput{To: &api.ImageReference{Kind: api.ImageStreamTagKind, Name: "site:latest"}},
+	}}}
+	if err := e.admin.Create(ctx, bcs, project, bc, nil); err != nil {
+		t.Fatal(err)
+	}
+	var b api.Build
+	if err := e.admin.Do(ctx, "POST", client.Path(bcs, project, "site", "instantiate"), "application/json", []byte(`{}`), &b); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 2*time.Minute, "build "+b.Metadata.Name+" completes", func() error {
+		if err := e.admin.Get(ctx, builds, project, b.Metadata.Name, &b); err != nil {
+			return err
+		}
+		switch b.Status.Phase {
+		case api.BuildPhaseComplete:
+			return nil
+		case api.BuildPhaseFailed, api.BuildPhaseError, api.BuildPhaseCancelled:
+			t.Fatalf("build ended %s: %s %s", b.Status.Phase, b.Status.Reason, b.Status.Message)
+		}
+		return fmt.Errorf("phase %s", b.Status.Phase)
+	})
+	if b.Status.Revision == nil || b.Status.Revision.Commit != sha || !strings.HasPrefix(b.Status.OutputDigest, "sha256:") {
+		t.Errorf("build status = %+v", b.Status)
+	}
 }
