@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/containerd/errdefs"
@@ -104,6 +106,16 @@ func (a *Agent) syncBuild(ctx context.Context, pod *api.Pod, st *podState, exist
 			if d := pod.Spec.ActiveDeadlineSeconds; d != nil && pod.Metadata.CreationTimestamp != nil {
 				deadline = max(time.Duration(*d)*time.Second-now.Sub(*pod.Metadata.CreationTimestamp), time.Second)
 			}
+			// The log exists from the start, so it can be followed at once.
+			logPath := a.rt.LogPath(uid, api.BuildContainerName)
+			if err := os.MkdirAll(filepath.Dir(logPath), 0o711); err != nil {
+				return 0, fmt.Errorf("build log: %w", err)
+			}
+			f, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o640)
+			if err != nil {
+				return 0, fmt.Errorf("build log: %w", err)
+			}
+			f.Close()
 			bctx, cancel := context.WithCancel(parent)
 			b = &buildRun{cancel: cancel, done: make(chan struct{}), started: now}
 			spec := toPodspec(pod, secrets)

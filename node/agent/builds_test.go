@@ -5,6 +5,9 @@ import (
 	"crypto/x509"
 	"encoding/json"
 	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -64,6 +67,27 @@ func TestBuildPods(t *testing.T) {
 	}
 
 	e.create(t, buildPod("site-1", repo.URI()))
+	// Followed from the start, the log streams until the build has pushed.
+	logSrv := httptest.NewServer(e.agent.Handler())
+	defer logSrv.Close()
+	var followed []byte
+	eventually(t, time.Minute, "follow the build log", func() error {
+		resp, err := http.Get(logSrv.URL + "/containerLogs/" + project + "/site-1-build/build?follow=true")
+		if err != nil {
+			return err
+		}
+		defer resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			return fmt.Errorf("%s", resp.Status)
+		}
+		followed, err = io.ReadAll(resp.Body)
+		return err
+	})
+	for _, want := range []string{"Cloning", "Running /usr/libexec/s2i/assemble", "Push successful", "completed in"} {
+		if !strings.Contains(string(followed), want) {
+			t.Errorf("the followed log lacks %q:\n%s", want, followed)
+		}
+	}
 	p := e.waitPod(t, "site-1-build", 2*time.Minute, "build succeeds", func(p *api.Pod) error {
 		if p.Status.Phase == api.PodFailed {
 			t.Fatalf("build failed: %s", statusJSON(p))

@@ -56,6 +56,21 @@ func (a *Agent) lookupContainer(r *http.Request) (uid, name string, err error) {
 }
 
 func (a *Agent) containerState(r *http.Request, uid, name string) (runtime.ContainerStatus, error) {
+	// A build's container runs for the whole build — fetching the source
+	// before assemble starts, committing and pushing after it ends — so
+	// its log is followed until the executor returns.
+	a.mu.Lock()
+	b := a.builds[uid]
+	a.mu.Unlock()
+	if b != nil {
+		st := runtime.ContainerStatus{Name: name, State: runtime.StateRunning}
+		select {
+		case <-b.done:
+			st.State = runtime.StateExited
+		default:
+		}
+		return st, nil
+	}
 	rs, err := a.rt.PodStatus(r.Context(), uid)
 	if err != nil {
 		return runtime.ContainerStatus{}, err
