@@ -385,6 +385,9 @@ func (r *Router) apply(ctx context.Context, routes []route.Route) (Outcome, erro
 func (r *Router) setSlots(ctx context.Context, previous, next haproxycfg.Table) error {
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
+	// New and changed servers first, removed ones after: a pod replaced
+	// by another never leaves a backend without a ready server between
+	// two commands.
 	for backend, slots := range next {
 		old := previous[backend]
 		for i, s := range slots {
@@ -392,13 +395,7 @@ func (r *Router) setSlots(ctx context.Context, previous, next haproxycfg.Table) 
 			if i < len(old) {
 				was = old[i]
 			}
-			if s == was {
-				continue
-			}
-			if !s.InUse() {
-				if err := r.runtime.SetServerState(ctx, backend, s.Name, haproxy.StateMaint); err != nil {
-					return err
-				}
+			if s == was || !s.InUse() {
 				continue
 			}
 			if s.Addr != was.Addr {
@@ -413,6 +410,16 @@ func (r *Router) setSlots(ctx context.Context, previous, next haproxycfg.Table) 
 			}
 			if !was.InUse() {
 				if err := r.runtime.SetServerState(ctx, backend, s.Name, haproxy.StateReady); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	for backend, slots := range next {
+		old := previous[backend]
+		for i, s := range slots {
+			if i < len(old) && old[i].InUse() && !s.InUse() {
+				if err := r.runtime.SetServerState(ctx, backend, s.Name, haproxy.StateMaint); err != nil {
 					return err
 				}
 			}

@@ -101,6 +101,14 @@ defaults
     timeout http-request 10s
     timeout http-keep-alive 5s
     timeout tunnel 1h
+    # A pod that stops between the router's last update and a request
+    # (a rollout's old pod, a crash) must not cost the client an error:
+    # a failed connection, or a connection closed without an answer, is
+    # tried again on another server. Only requests safe to replay are
+    # (disable-l7-retry in the frontends).
+    retries 3
+    option redispatch 1
+    retry-on conn-failure empty-response response-timeout
     errorfile 503 {{.ErrorPage}}
 
 frontend fe_http
@@ -110,6 +118,7 @@ frontend fe_http
     option idle-close-on-response
     option forwardfor
     http-request set-header X-Forwarded-Proto http
+    http-request disable-l7-retry if ! { method GET HEAD OPTIONS }
     http-request set-header X-Forwarded-Host %[req.hdr(host)]
     http-request set-var(txn.host) req.hdr(host),field(1,:),lower
     http-request set-var(txn.path) path
@@ -136,6 +145,7 @@ frontend fe_https
     option idle-close-on-response
     option forwardfor
     http-request set-header X-Forwarded-Proto https
+    http-request disable-l7-retry if ! { method GET HEAD OPTIONS }
     http-request set-header X-Forwarded-Host %[req.hdr(host)]
     http-request set-var(txn.host) req.hdr(host),field(1,:),lower
     http-request set-var(txn.path) path
