@@ -75,6 +75,13 @@ type Config struct {
 	// after a run is immediate. Missing images are retried on the same
 	// schedule.
 	RestartBackoff, MaxRestartBackoff, BackoffReset time.Duration
+	// DeregistrationDelay is how long a deleted pod that was Ready keeps
+	// running, untouched, before it gets SIGTERM: long enough for the
+	// endpoints controller and the routers to stop sending it requests, so
+	// a rollout or a scale-down drops none (AWS calls it the
+	// deregistration delay; Kubernetes users add a preStop sleep). Default
+	// 2 s; negative for none.
+	DeregistrationDelay time.Duration
 	// OrphanGracePeriod is the grace given to pods that run here but whose
 	// API object is gone; default 30 s.
 	OrphanGracePeriod time.Duration
@@ -187,6 +194,7 @@ func New(cfg Config) (*Agent, error) {
 	def(&cfg.MaxRestartBackoff, 5*time.Minute)
 	def(&cfg.BackoffReset, 10*time.Minute)
 	def(&cfg.OrphanGracePeriod, 30*time.Second)
+	def(&cfg.DeregistrationDelay, 2*time.Second)
 	def(&cfg.RetryMax, 30*time.Second)
 	def(&cfg.LogCheckInterval, 10*time.Second)
 	def(&cfg.ImageGCInterval, time.Minute)

@@ -384,6 +384,15 @@ func (e *env) testDelete(t *testing.T) {
 	uid := p.Metadata.UID
 	logPath := e.agent.Runtime().LogPath(uid, "web")
 	start := time.Now()
+	if err := e.admin.Delete(context.Background(), podsRes, project, "doomed", nil); err != nil {
+		t.Fatal(err)
+	}
+	// Ready, it keeps serving for the deregistration delay (300 ms here)
+	// while routers stop sending it requests.
+	time.Sleep(100 * time.Millisecond)
+	if body, err := get(podURL(p)); err != nil || body != sampleimage.IndexHTML {
+		t.Errorf("a deleted pod stopped serving within its deregistration delay: %q %v", body, err)
+	}
 	e.deleteAndWaitGone(t, "doomed")
 	// The sample image's shell exits on SIGTERM: well within the grace.
 	if d := time.Since(start); d > 2*time.Second+time.Second {

@@ -225,7 +225,7 @@ func (e *env) config() agent.Config {
 		RestartBackoff: 500 * time.Millisecond, MaxRestartBackoff: 4 * time.Second,
 		OrphanGracePeriod: 2 * time.Second, RetryMax: 2 * time.Second,
 		ContainerLogMaxSize: 16 << 10, ContainerLogMaxFiles: 2, LogCheckInterval: 100 * time.Millisecond,
-		ImageGCInterval: 200 * time.Millisecond, StatsInterval: 300 * time.Millisecond,
+		ImageGCInterval: 200 * time.Millisecond, StatsInterval: 300 * time.Millisecond, DeregistrationDelay: 300 * time.Millisecond,
 		Builds: e.builds,
 		MeasureDisk: func(path string) (agent.DiskUsage, error) {
 			if f := e.disk.Load(); f != nil {

@@ -43,6 +43,9 @@ type podState struct {
 	startObserved bool
 	running       bool
 	failures      int // consecutive reconcile errors
+	// deletionSeen is when the agent first saw the pod's deletion (for
+	// the deregistration delay).
+	deletionSeen time.Time
 }
 
 // containerState is one container's memory: restart accounting and probe
@@ -218,6 +221,9 @@ func (a *Agent) reconcile(ctx context.Context, uid string) (time.Duration, error
 		if a.cancelBuild(uid) {
 			exists = true // the build may have created the pod since
 		}
+		if wait := a.deregistrationWait(pod, st, exists); wait > 0 {
+			return wait, nil
+		}
 		return 0, a.terminate(ctx, pod, exists)
 	case a.cfg.Builds != nil && isBuildPod(pod):
 		return a.syncBuild(ctx, pod, st, exists)
@@ -229,6 +235,31 @@ func (a *Agent) reconcile(ctx context.Context, uid string) (time.Duration, error
 	default:
 		return a.syncPod(ctx, pod, st, &rs)
 	}
+}
+
+// deregistrationWait is how much longer a deleted pod keeps running before
+// it is stopped: a Ready pod waits DeregistrationDelay from when its
+// deletion was first seen, so that nothing routes to it any more when it
+// stops; other pods stop at once.
+func (a *Agent) deregistrationWait(pod *api.Pod, st *podState, exists bool) time.Duration {
+	if !exists || a.cfg.DeregistrationDelay <= 0 || !podReady(pod) {
+		return 0
+	}
+	now := a.cfg.Now()
+	if st.deletionSeen.IsZero() {
+		st.deletionSeen = now
+		a.logFor(pod).Info("deleted pod keeps running until routers forget it", "delay", a.cfg.DeregistrationDelay)
+	}
+	return max(st.deletionSeen.Add(a.cfg.DeregistrationDelay).Sub(now), 0)
+}
+
+func podReady(pod *api.Pod) bool {
+	for _, c := range pod.Status.Conditions {
+		if c.Type == api.PodReady {
+			return c.Status == api.ConditionTrue
+		}
+	}
+	return false
 }
 
 // gracePeriod is the pod's terminationGracePeriodSeconds (default 30).
