@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"net/netip"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 
@@ -151,10 +152,19 @@ func (n *Network) Attach(ctx context.Context, id, netnsPath string, ports []pods
 	}
 	for _, ip := range r.IPs {
 		if a, ok := netip.AddrFromSlice(ip.Address.IP.To4()); ok && ip.Address.IP.To4() != nil {
+			n.forgetNeighbour(ctx, a)
 			return a, nil
 		}
 	}
 	return netip.Addr{}, fmt.Errorf("cninet: pod %s got no IPv4 address", id)
+}
+
+// forgetNeighbour drops the host's ARP entry for a pod address: an earlier
+// pod with the same address leaves one naming its MAC, and the host (the
+// router, probes) would send there until the entry times out — seconds of
+// failed connections to the new pod. Best effort: no entry is fine.
+func (n *Network) forgetNeighbour(ctx context.Context, addr netip.Addr) {
+	_ = exec.CommandContext(ctx, "ip", "neigh", "del", addr.String(), "dev", n.cfg.Bridge).Run()
 }
 
 // Detach releases what Attach set up: the veth, the address lease and the
