@@ -1,15 +1,18 @@
 package cli
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/slipway/slipway/api/errdefs"
 	"github.com/slipway/slipway/node/agent/execstream"
 )
 
@@ -38,6 +41,10 @@ func typedName(arg, expected string, kinds ...string) (string, error) {
 func podName(arg string) (string, error) {
 	return typedName(arg, "pod/NAME (only pods have logs and exec so far)", "pod", "pods", "po")
 }
+
+// buildAppearTimeout bounds how long `slip logs -f build/NAME` waits for a
+// build that does not exist yet.
+const buildAppearTimeout = 30 * time.Second
 
 func (a *App) logsCommand() *cobra.Command {
 	var container string
@@ -80,6 +87,20 @@ func (a *App) logsCommand() *cobra.Command {
 			}
 			path := "/api/v1/projects/" + url.PathEscape(project) + "/" + resource + "/" + url.PathEscape(name) + "/log?" + q.Encode()
 			body, err := s.client.Stream(cmd.Context(), http.MethodGet, path, "", nil)
+			if errors.Is(err, errdefs.ErrNotFound) && follow && resource == "builds" {
+				// A build a trigger is about to start (new-app, a webhook):
+				// wait for it as `oc logs -f` does.
+				fmt.Fprintf(a.Stderr, "waiting for build %q to be created…\n", name)
+				deadline := time.Now().Add(buildAppearTimeout)
+				for errors.Is(err, errdefs.ErrNotFound) && time.Now().Before(deadline) {
+					select {
+					case <-cmd.Context().Done():
+						return cmd.Context().Err()
+					case <-time.After(500 * time.Millisecond):
+					}
+					body, err = s.client.Stream(cmd.Context(), http.MethodGet, path, "", nil)
+				}
+			}
 			if err != nil {
 				return failedTo(fmt.Sprintf("read the logs of %s %q in project %q", strings.TrimSuffix(resource, "s"), name, project), err)
 			}

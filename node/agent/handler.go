@@ -82,6 +82,27 @@ func (a *Agent) containerState(r *http.Request, uid, name string) (runtime.Conta
 	return *rc, nil
 }
 
+// logGrowing reports whether a container's live log may still grow: its
+// instance runs, or, for a build pod, its build runs.
+func (a *Agent) logGrowing(r *http.Request, uid, name string) (bool, error) {
+	a.mu.Lock()
+	b := a.builds[uid]
+	a.mu.Unlock()
+	if b != nil {
+		select {
+		case <-b.done:
+			return false, nil
+		default:
+			return true, nil
+		}
+	}
+	st, err := a.containerState(r, uid, name)
+	if err != nil {
+		return false, err
+	}
+	return st.State == runtime.StateRunning, nil
+}
+
 func httpError(w http.ResponseWriter, err error) {
 	code := http.StatusInternalServerError
 	switch {
@@ -120,11 +141,18 @@ func (a *Agent) serveLogs(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	if _, err := a.containerState(r, uid, name); err != nil {
-		httpError(w, err)
-		return
-	}
 	path := a.rt.LogPath(uid, name)
+	growing, err := a.logGrowing(r, uid, name)
+	if err != nil {
+		// A container that is gone may have left its log: a finished
+		// build's (its executor removes its containers), or a pod's whose
+		// containers were cleaned up. It is read as it is.
+		if _, statErr := os.Stat(path); statErr != nil || previous {
+			httpError(w, err)
+			return
+		}
+	}
+	follow = follow && growing
 	if previous {
 		path = previousLogPath(path)
 		follow = false // the previous instance has ended
@@ -175,8 +203,7 @@ func (a *Agent) serveLogs(w http.ResponseWriter, r *http.Request) {
 			idle = 0
 			_ = rc.Flush()
 		} else if idle++; idle%5 == 0 {
-			st, err := a.containerState(r, uid, name)
-			if err != nil || st.State != runtime.StateRunning {
+			if growing, err := a.logGrowing(r, uid, name); err != nil || !growing {
 				_, _ = io.Copy(w, f)
 				return
 			}

@@ -3,6 +3,7 @@ package httpapi
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -127,6 +128,14 @@ func (h *Handler) podLog(w http.ResponseWriter, r *http.Request, t target) {
 		}
 		out.Set("tailLines", v)
 	}
+	if out.Get("follow") == "true" {
+		// Following a pod that has not started (a build just triggered, a
+		// pod being scheduled) waits for it, as `oc logs -f` does.
+		if err := h.waitForContainers(r.Context(), t); err != nil {
+			h.writeError(w, r, err)
+			return
+		}
+	}
 	endpoint, container, err := h.podTarget(r.Context(), t, q.Get("container"))
 	if err != nil {
 		h.writeError(w, r, err)
@@ -134,6 +143,47 @@ func (h *Handler) podLog(w http.ResponseWriter, r *http.Request, t target) {
 	}
 	u := endpoint + "/containerLogs/" + url.PathEscape(t.project) + "/" + url.PathEscape(t.name) + "/" + url.PathEscape(container) + "?" + out.Encode()
 	h.proxyToNode(w, r, http.MethodGet, u, nil)
+}
+
+// followWaitLimit bounds how long a follow request waits for its pod's
+// containers to start.
+const followWaitLimit = 5 * time.Minute
+
+// waitForContainers returns once the pod is on a node and past creating
+// its containers (one of them running or finished), or when it is gone,
+// the request ends, or followWaitLimit passes.
+func (h *Handler) waitForContainers(ctx context.Context, t target) error {
+	pods, _ := h.cfg.Catalogue.Lookup(api.PodsResource)
+	ctx, cancel := context.WithTimeout(ctx, followWaitLimit)
+	defer cancel()
+	for {
+		obj, err := h.cfg.Service.Get(ctx, pods, t.name)
+		if err != nil {
+			return err
+		}
+		var pod api.Pod
+		if err := json.Unmarshal(obj.Status, &pod.Status); err == nil && json.Unmarshal(obj.Spec, &pod.Spec) == nil && pod.Spec.NodeName != "" {
+			if pod.Status.Phase == api.PodSucceeded || pod.Status.Phase == api.PodFailed {
+				return nil
+			}
+			for _, cs := range pod.Status.ContainerStatuses {
+				if cs.State.Running != nil || cs.State.Terminated != nil || cs.LastTerminationState.Terminated != nil {
+					return nil
+				}
+				if wt := cs.State.Waiting; wt != nil && wt.Reason != "" && wt.Reason != "ContainerCreating" {
+					return errdefs.BadRequestf("", "container %q of pod %q is waiting: %s: %s", cs.Name, t.name, wt.Reason, wt.Message)
+				}
+			}
+		}
+		select {
+		case <-ctx.Done():
+			if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+				return nil // let the node say what it can
+			}
+			return ctx.Err()
+		case <-time.After(250 * time.Millisecond): // a bounded poll; the pod's watch would be overkill here
+		}
+	}
 }
 
 // podExec runs a command in a container through its node agent:
