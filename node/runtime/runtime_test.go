@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -139,8 +140,17 @@ func TestPods(t *testing.T) {
 			}}},
 			check: func(t *testing.T, e *env, ps runtime.PodStatus) {
 				e.waitExited(t, ps.UID, "sandboxed", 10*time.Second)
-				log := e.readLog(t, ps.UID, "sandboxed")
-				for _, want := range []string{"Seccomp:\t2\n", "Operation not permitted", "unshare=1\n", "3\n", "index.html\n"} {
+				// stdout and stderr reach the log through two pipes: the
+				// last stderr line may land a moment after the exit.
+				wants := []string{"Seccomp:\t2\n", "Operation not permitted", "unshare=1\n", "3\n", "index.html\n"}
+				var log string
+				for deadline := time.Now().Add(2 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+					log = e.readLog(t, ps.UID, "sandboxed")
+					if !slices.ContainsFunc(wants, func(w string) bool { return !strings.Contains(log, w) }) || time.Now().After(deadline) {
+						break
+					}
+				}
+				for _, want := range wants {
 					if !strings.Contains(log, want) {
 						t.Errorf("log = %q, want %q", log, want)
 					}
