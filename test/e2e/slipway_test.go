@@ -155,8 +155,16 @@ func launchUp(t *testing.T, p *upProcess, flags ...string) *upProcess {
 	}
 	p.ca = filepath.Join(data, "pki", "ca.crt")
 	t.Cleanup(func() {
+		// A test that ended early stops it as Ctrl-C would: a SIGKILL would
+		// leave its PostgreSQL, containerd, pods and HAProxy running (they
+		// outlive a killed slipway by design) for later tests to trip over.
 		if cmd.ProcessState == nil {
-			_ = cmd.Process.Signal(syscall.SIGKILL)
+			_ = cmd.Process.Signal(syscall.SIGTERM)
+			select {
+			case <-p.exited:
+			case <-time.After(30 * time.Second):
+				_ = cmd.Process.Signal(syscall.SIGKILL)
+			}
 		}
 	})
 	return p
