@@ -8,7 +8,7 @@ DATA_DIR ?=
 SLIPWAY_FLAGS ?=
 
 # Packages whose tests need no real peer: they run first so failures surface early.
-UNIT_PKGS := ./api/... ./server/watch/... ./server/pki/... ./server/reconcile/... ./router/haproxycfg/... ./auth/rbac/... ./auth/local/... ./web/... ./internal/... ./builder/webhook/...
+UNIT_PKGS := ./api/... ./server/watch/... ./server/pki/... ./server/reconcile/... ./router/haproxycfg/... ./auth/rbac/... ./auth/local/... ./web/... ./internal/... ./builder/webhook/... ./builder/s2i/...
 # Fuzz targets (package:target), each run briefly by `make test`.
 FUZZ_TARGETS := ./api:FuzzDecodeObject ./api/labels:FuzzParse ./api/mergepatch:FuzzApply ./server/registry:FuzzParseManifest
 FUZZ_TIME ?= 10s

@@ -47,26 +47,8 @@ func TestBuildPods(t *testing.T) {
 
 	sha := repo.CommitDir("main", "static sample", filepath.Join("..", "..", "test", "samples", "static"))
 	out := registry + "/" + project + "/site:latest"
-	buildPod := func(name, uri string) *api.Pod {
-		b := api.Build{Kind: "Build", APIVersion: api.Version, Metadata: api.ObjectMeta{Name: name, Project: project}}
-		b.Spec.Source = api.BuildSource{Type: "Git", Git: &api.GitBuildSource{URI: uri}}
-		b.Spec.Strategy = api.BuildStrategy{Type: "Source", SourceStrategy: &api.SourceBuildStrategy{
-			From: api.ImageReference{Kind: "DockerImage", Name: images.Ref(registry, images.Static)}}}
-		b.Spec.Output = api.BuildOutput{To: &api.ImageReference{Kind: "DockerImage", Name: out}}
-		raw, _ := json.Marshal(b)
-		deadline := int64(300)
-		return e.pod(api.BuildPodName(name), func(p *api.Pod) {
-			p.Metadata.Labels = map[string]string{api.BuildLabel: name}
-			p.Metadata.Annotations = map[string]string{api.BuildPodAnnotation: "true"}
-			p.Spec.RestartPolicy = api.RestartNever
-			p.Spec.ActiveDeadlineSeconds = &deadline
-			p.Spec.Containers = []api.Container{{Name: api.BuildContainerName, Image: images.Ref(registry, images.Static),
-				Env:       []api.EnvVar{{Name: builder.EnvBuild, Value: string(raw)}, {Name: builder.EnvPushToken, Value: e.admin.Token()}},
-				Resources: api.ResourceRequirements{Limits: api.ResourceList{api.ResourceCPU: "1", api.ResourceMemory: "512Mi"}}}}
-		})
-	}
 
-	e.create(t, buildPod("site-1", repo.URI()))
+	e.create(t, e.buildPod("site-1", repo.URI(), out))
 	// Followed from the start, the log streams until the build has pushed.
 	logSrv := httptest.NewServer(e.agent.Handler())
 	defer logSrv.Close()
@@ -130,7 +112,7 @@ func TestBuildPods(t *testing.T) {
 	// Cancel: a build that never ends is deleted mid-assemble.
 	slow := gittest.New(t)
 	slow.Commit("main", "slow", map[string]string{"index.html": "x", ".s2i/bin/assemble": "#!/bin/sh\necho assembling\nsleep 600\n"})
-	created := e.create(t, buildPod("site-2", slow.URI()))
+	created := e.create(t, e.buildPod("site-2", slow.URI(), out))
 	eventually(t, time.Minute, "assemble runs", func() error {
 		b, _ := os.ReadFile(e.agent.Runtime().LogPath(created.Metadata.UID, api.BuildContainerName))
 		if !strings.Contains(string(b), "assembling") {
@@ -233,5 +215,55 @@ func TestBuildConfigToImage(t *testing.T) {
 	})
 	if b.Status.Revision == nil || b.Status.Revision.Commit != sha || !strings.HasPrefix(b.Status.OutputDigest, "sha256:") {
 		t.Errorf("build status = %+v", b.Status)
+	}
+}
+
+// buildPod is a build pod as the build controller writes it, pushing to
+// out with the admin token.
+func (e *env) buildPod(name, uri, out string) *api.Pod {
+	registry := e.srv.RegistryHost()
+	b := api.Build{Kind: "Build", APIVersion: api.Version, Metadata: api.ObjectMeta{Name: name, Project: project}}
+	b.Spec.Source = api.BuildSource{Type: "Git", Git: &api.GitBuildSource{URI: uri}}
+	b.Spec.Strategy = api.BuildStrategy{Type: "Source", SourceStrategy: &api.SourceBuildStrategy{
+		From: api.ImageReference{Kind: "DockerImage", Name: images.Ref(registry, images.Static)}}}
+	b.Spec.Output = api.BuildOutput{To: &api.ImageReference{Kind: "DockerImage", Name: out}}
+	raw, _ := json.Marshal(b)
+	deadline := int64(300)
+	return e.pod(api.BuildPodName(name), func(p *api.Pod) {
+		p.Metadata.Labels = map[string]string{api.BuildLabel: name}
+		p.Metadata.Annotations = map[string]string{api.BuildPodAnnotation: "true"}
+		p.Spec.RestartPolicy = api.RestartNever
+		p.Spec.ActiveDeadlineSeconds = &deadline
+		p.Spec.Containers = []api.Container{{Name: api.BuildContainerName, Image: images.Ref(registry, images.Static),
+			Env:       []api.EnvVar{{Name: builder.EnvBuild, Value: string(raw)}, {Name: builder.EnvPushToken, Value: e.admin.Token()}},
+			Resources: api.ResourceRequirements{Limits: api.ResourceList{api.ResourceCPU: "1", api.ResourceMemory: "512Mi"}}}}
+	})
+}
+
+// TestBuildInterruptedByAgentRestart: a build cannot survive its executor;
+// a restarted agent reports it Failed instead of running it again.
+func TestBuildInterruptedByAgentRestart(t *testing.T) {
+	slow := gittest.New(t)
+	e := newBuildEnv(t, 43)
+	slow.Commit("main", "slow", map[string]string{"index.html": "x", ".s2i/bin/assemble": "#!/bin/sh\necho assembling\nsleep 600\n"})
+	created := e.create(t, e.buildPod("slow-1", slow.URI(), e.srv.RegistryHost()+"/"+project+"/slow:latest"))
+	eventually(t, time.Minute, "assemble runs", func() error {
+		b, _ := os.ReadFile(e.agent.Runtime().LogPath(created.Metadata.UID, api.BuildContainerName))
+		if !strings.Contains(string(b), "assembling") {
+			return fmt.Errorf("log: %q", b)
+		}
+		return nil
+	})
+	e.stop()
+	e.startAgent()
+	p := e.waitPod(t, "slow-1-build", time.Minute, "reported Failed", func(p *api.Pod) error {
+		if p.Status.Phase != api.PodFailed {
+			return fmt.Errorf("phase %s", p.Status.Phase)
+		}
+		return nil
+	})
+	term := p.Status.ContainerStatuses[0].State.Terminated
+	if term == nil || term.ExitCode != 1 || !strings.Contains(term.Message, "interrupted") {
+		t.Errorf("terminated = %+v", term)
 	}
 }
