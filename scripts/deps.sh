@@ -26,6 +26,8 @@ packages=(
   # the S2I builder images: s2i-python copies Debian's interpreter (s2i-go
   # copies the Go installation that builds Slipway)
   python3-minimal libpython3.11-stdlib
+  # the builder's tests serve a Git repository over SSH (a private sshd)
+  openssh-server openssh-client
 )
 
 missing=()

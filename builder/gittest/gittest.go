@@ -5,14 +5,18 @@ package gittest
 
 import (
 	"crypto/subtle"
+	"fmt"
+	"net"
 	"net/http"
 	"net/http/cgi"
 	"net/http/httptest"
 	"os"
 	"os/exec"
+	"os/user"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/slipway/slipway/internal/testpeer"
 )
@@ -143,4 +147,67 @@ func (r *Repo) Serve(token string) string {
 	}))
 	r.t.Cleanup(srv.Close)
 	return srv.URL + "/git/" + filepath.Base(r.Bare)
+}
+
+// ServeSSH serves the repository over SSH: a private sshd on a loopback
+// port accepting only a key made for this test, as the current user. It
+// returns the ssh:// URI and the private key (OpenSSH PEM). sshd refuses to
+// run without /run/sshd, which it creates if missing.
+func (r *Repo) ServeSSH() (uri string, key []byte) {
+	r.t.Helper()
+	testpeer.RequireRoot(r.t)
+	sshd := testpeer.RequireBinary(r.t, "sshd (Debian package openssh-server)", "/usr/sbin/sshd")
+	keygen := testpeer.RequireBinary(r.t, "ssh-keygen", "ssh-keygen")
+	dir := r.t.TempDir()
+	for _, k := range []string{"host", "client"} {
+		if out, err := exec.Command(keygen, "-q", "-t", "ed25519", "-N", "", "-f", filepath.Join(dir, k)).CombinedOutput(); err != nil {
+			r.t.Fatalf("ssh-keygen: %v: %s", err, out)
+		}
+	}
+	if err := os.MkdirAll("/run/sshd", 0o755); err != nil {
+		r.t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	port := ln.Addr().(*net.TCPAddr).Port
+	ln.Close()
+	config := fmt.Sprintf("Port %d\nListenAddress 127.0.0.1\nHostKey %s\nAuthorizedKeysFile %s\nPidFile %s\n"+
+		"PasswordAuthentication no\nKbdInteractiveAuthentication no\nUsePAM no\nStrictModes no\nPermitRootLogin prohibit-password\n",
+		port, filepath.Join(dir, "host"), filepath.Join(dir, "client.pub"), filepath.Join(dir, "sshd.pid"))
+	if err := os.WriteFile(filepath.Join(dir, "sshd_config"), []byte(config), 0o600); err != nil {
+		r.t.Fatal(err)
+	}
+	cmd := exec.Command(sshd, "-D", "-e", "-f", filepath.Join(dir, "sshd_config"))
+	var logBuf strings.Builder
+	cmd.Stderr = &logBuf
+	if err := cmd.Start(); err != nil {
+		r.t.Fatalf("start sshd: %v", err)
+	}
+	r.t.Cleanup(func() {
+		cmd.Process.Kill()
+		cmd.Wait()
+	})
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		c, err := net.Dial("tcp", ln.Addr().String())
+		if err == nil {
+			c.Close()
+			break
+		}
+		if time.Now().After(deadline) {
+			r.t.Fatalf("sshd not listening within 10 s: %v\n%s", err, logBuf.String())
+		}
+		time.Sleep(20 * time.Millisecond) // bounded poll of a starting daemon
+	}
+	key, err = os.ReadFile(filepath.Join(dir, "client"))
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	u, err := user.Current()
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	return fmt.Sprintf("ssh://%s@127.0.0.1:%d%s", u.Username, port, r.Bare), key
 }

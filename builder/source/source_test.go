@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -37,6 +38,7 @@ func TestFetchGit(t *testing.T) {
 		wantErr    error
 		fileInCtx  string
 		privateURL bool
+		ssh        []byte
 	}{
 		{name: "default branch", git: source.Git{URI: repo.URI()}, wantSHA: second, wantFile: "v2", wantMsg: "second"},
 		{name: "branch", git: source.Git{URI: repo.URI(), Ref: "feature"}, wantSHA: feature, wantFile: "feature"},
@@ -52,13 +54,30 @@ func TestFetchGit(t *testing.T) {
 		{name: "private over HTTP with token", privateURL: true, auth: source.Auth{Token: token}, wantSHA: privSHA, wantFile: "private"},
 		{name: "private over HTTP without token", privateURL: true, wantErr: source.ErrFetch},
 		{name: "private over HTTP with a wrong token", privateURL: true, auth: source.Auth{Token: "wrong"}, wantErr: source.ErrFetch},
+		{name: "over SSH with the key", ssh: []byte("key"), wantSHA: privSHA, wantFile: "private"},
+		{name: "over SSH with another key", ssh: []byte("other"), wantErr: source.ErrFetch},
 	}
 	privateURL := private.Serve(token)
+	sshURI, sshKey := private.ServeSSH()
+	otherPath := filepath.Join(t.TempDir(), "other")
+	if out, err := exec.Command("ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", otherPath).CombinedOutput(); err != nil {
+		t.Fatalf("ssh-keygen: %v: %s", err, out)
+	}
+	otherKey, err := os.ReadFile(otherPath) // valid, but not authorised
+	if err != nil {
+		t.Fatal(err)
+	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			g := tc.git
 			if tc.privateURL {
 				g.URI = privateURL
+			}
+			switch string(tc.ssh) {
+			case "key":
+				g.URI, tc.auth.SSHKey = sshURI, sshKey
+			case "other":
+				g.URI, tc.auth.SSHKey = sshURI, otherKey
 			}
 			var log bytes.Buffer
 			res, err := source.Fetcher{}.FetchGit(context.Background(), filepath.Join(t.TempDir(), "src"), g, tc.auth, &log)
