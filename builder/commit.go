@@ -34,6 +34,7 @@ const uncompressedLabel = "containerd.io/uncompressed"
 // manifest, image record named by the output reference) and pushes it.
 func (e *Executor) commitAndPush(ctx context.Context, j *job, builder client.Image, spec ocispec.Image, p *plan) error {
 	out := j.build.Spec.Output.To.Name
+	commitStart := e.opts.Now()
 	// The lease keeps the new blobs from garbage collection until the image
 	// record references them.
 	ctx, done, err := e.ctr.WithLease(ctx)
@@ -115,14 +116,17 @@ func (e *Executor) commitAndPush(ctx context.Context, j *job, builder client.Ima
 	}
 	j.result.Image, j.result.OutputDigest = out, mDesc.Digest.String()
 	fmt.Fprintf(j.log, "Committed %s: layer %s (%d bytes), image %s\n", out, layer.Digest, layer.Size, mDesc.Digest)
+	e.metrics.steps.WithLabelValues(stepCommit).Observe(e.opts.Now().Sub(commitStart).Seconds())
 	if !e.pushes(out) {
 		fmt.Fprintf(j.log, "Not pushing %s: no registry host in the reference\n", out)
 		return nil
 	}
 	fmt.Fprintf(j.log, "Pushing image %s ...\n", out)
+	pushStart := e.opts.Now()
 	if err := e.ctr.Push(ctx, out, mDesc, client.WithResolver(e.resolver(j.pushToken))); err != nil {
 		return fmt.Errorf("push %s: %w", out, err)
 	}
+	e.metrics.steps.WithLabelValues(stepPush).Observe(e.opts.Now().Sub(pushStart).Seconds())
 	fmt.Fprintf(j.log, "Push successful\n")
 	return nil
 }

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/containerd/containerd/v2/pkg/namespaces"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/slipway/slipway/builder"
 	"github.com/slipway/slipway/builder/images"
@@ -79,6 +80,7 @@ type env struct {
 	ex     *builder.Executor
 	rtOpts runtime.Options
 	seq    atomic.Int32
+	reg    *prometheus.Registry
 }
 
 var envSeq atomic.Int32
@@ -134,7 +136,8 @@ func newEnv(t testing.TB) *env {
 	if e.rt, err = runtime.New(e.rtOpts); err != nil {
 		t.Fatal(err)
 	}
-	if e.ex, err = builder.New(builder.Options{Runtime: e.rtOpts, WorkDir: filepath.Join(e.dir, "work"), Logger: logger}); err != nil {
+	e.reg = prometheus.NewRegistry()
+	if e.ex, err = builder.New(builder.Options{Runtime: e.rtOpts, WorkDir: filepath.Join(e.dir, "work"), Registerer: e.reg, Logger: logger}); err != nil {
 		t.Fatal(err)
 	}
 	return e
@@ -292,4 +295,37 @@ func mustContain(t testing.TB, what, s string, subs ...string) {
 			t.Errorf("%s does not contain %q:\n%s", what, sub, s)
 		}
 	}
+}
+
+// metric is the value of a counter or a histogram's sample count with the
+// given label value ("" for none).
+func (e *env) metric(t testing.TB, name, label string) float64 {
+	t.Helper()
+	families, err := e.reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range families {
+		if f.GetName() != name {
+			continue
+		}
+		for _, m := range f.GetMetric() {
+			match := label == ""
+			for _, l := range m.GetLabel() {
+				if l.GetValue() == label {
+					match = true
+				}
+			}
+			if !match {
+				continue
+			}
+			if c := m.GetCounter(); c != nil {
+				return c.GetValue()
+			}
+			if h := m.GetHistogram(); h != nil {
+				return float64(h.GetSampleCount())
+			}
+		}
+	}
+	return 0
 }

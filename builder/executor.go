@@ -27,6 +27,7 @@ import (
 	"github.com/containerd/containerd/v2/client"
 	"github.com/containerd/containerd/v2/pkg/namespaces"
 	"github.com/containerd/errdefs"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/slipway/slipway/api"
 	"github.com/slipway/slipway/builder/s2i"
@@ -96,6 +97,8 @@ type Options struct {
 	PlainHTTP []string
 	// Git fetches Git sources.
 	Git source.Fetcher
+	// Registerer receives the executor's metrics; nil registers none.
+	Registerer prometheus.Registerer
 	// Logger is the executor's own log; default slog.Default().
 	Logger *slog.Logger
 	// Now is the clock; default time.Now.
@@ -104,9 +107,10 @@ type Options struct {
 
 // Executor runs build pods.
 type Executor struct {
-	opts Options
-	rt   *runtime.Runtime
-	ctr  *client.Client
+	opts    Options
+	rt      *runtime.Runtime
+	ctr     *client.Client
+	metrics *metrics
 }
 
 // New checks the options.
@@ -130,7 +134,7 @@ func New(opts Options) (*Executor, error) {
 	if err := os.MkdirAll(opts.WorkDir, 0o700); err != nil {
 		return nil, fmt.Errorf("builder: create work dir: %w", err)
 	}
-	return &Executor{opts: opts, rt: rt, ctr: opts.Runtime.Client}, nil
+	return &Executor{opts: opts, rt: rt, ctr: opts.Runtime.Client, metrics: newMetrics(opts.Registerer)}, nil
 }
 
 // IsBuildPod reports whether annotations mark a build pod.
@@ -163,6 +167,20 @@ type job struct {
 // it made outside the pod and returns; the caller deletes the pod with the
 // runtime, which removes the containers, network and logs.
 func (e *Executor) Run(ctx context.Context, pod podspec.Pod, deadline time.Duration) Result {
+	start := e.opts.Now()
+	res := e.runPod(ctx, pod, deadline)
+	result := res.Reason
+	if res.Message.Error == "build cancelled" {
+		result = "Cancelled"
+	}
+	e.metrics.builds.WithLabelValues(result).Inc()
+	if res.ExitCode == 0 {
+		e.metrics.duration.Observe(e.opts.Now().Sub(start).Seconds())
+	}
+	return res
+}
+
+func (e *Executor) runPod(ctx context.Context, pod podspec.Pod, deadline time.Duration) Result {
 	ctx = e.ns(ctx)
 	log := e.opts.Logger.With("project", pod.Project, "name", pod.Name, "uid", pod.UID)
 	j, err := e.newJob(pod)
@@ -282,13 +300,23 @@ func (e *Executor) openLog(uid string) (*os.File, error) {
 	return f, nil
 }
 
+// step times one step of a build for slipway_node_build_step_seconds.
+func (e *Executor) step(name string, f func() error) error {
+	start := e.opts.Now()
+	err := f()
+	if err == nil {
+		e.metrics.steps.WithLabelValues(name).Observe(e.opts.Now().Sub(start).Seconds())
+	}
+	return err
+}
+
 // run is the build's sequence; its errors are the build's failure.
 func (e *Executor) run(ctx context.Context, j *job) error {
 	if err := os.MkdirAll(j.dir, 0o700); err != nil {
 		return fmt.Errorf("create work dir: %w", err)
 	}
-	src, err := e.fetchSource(ctx, j)
-	if err != nil {
+	var src source.Result
+	if err := e.step(stepFetch, func() (err error) { src, err = e.fetchSource(ctx, j); return err }); err != nil {
 		return err
 	}
 	img, err := e.builderImage(ctx, j)
@@ -304,12 +332,13 @@ func (e *Executor) run(ctx context.Context, j *job) error {
 		return err
 	}
 	if incremental(j.build) {
-		if err := e.saveArtifacts(ctx, j, plan); err != nil {
+		if err := e.step(stepArtifacts, func() error { return e.saveArtifacts(ctx, j, plan) }); err != nil {
 			return err
 		}
 	}
-	code, reason, err := e.assemble(ctx, j, plan)
-	if err != nil {
+	var code uint32
+	var reason string
+	if err := e.step(stepAssemble, func() (err error) { code, reason, err = e.assemble(ctx, j, plan); return err }); err != nil {
 		return err
 	}
 	if code != 0 {

@@ -223,6 +223,14 @@ func TestFailures(t *testing.T) {
 			}
 		})
 	}
+	for _, result := range []string{"Error", "OOMKilled", "DeadlineExceeded"} {
+		if n := e.metric(t, "slipway_node_builds_total", result); n != 1 {
+			t.Errorf("slipway_node_builds_total{result=%q} = %v, want 1", result, n)
+		}
+	}
+	if n := e.metric(t, "slipway_node_build_seconds", ""); n != 0 {
+		t.Errorf("failed builds observed in slipway_node_build_seconds: %v", n)
+	}
 }
 
 // TestCancel: cancelling the context mid-assemble (the pod was deleted)
@@ -337,5 +345,13 @@ func TestBinarySource(t *testing.T) {
 	}
 	if got := e.serve(t, res.image, "/index.html")[0]; got != "uploaded\n" {
 		t.Errorf("index.html = %q", got)
+	}
+	for _, step := range []string{"fetch", "assemble", "commit"} {
+		if n := e.metric(t, "slipway_node_build_step_seconds", step); n != 1 {
+			t.Errorf("slipway_node_build_step_seconds{step=%q} count = %v, want 1", step, n)
+		}
+	}
+	if n := e.metric(t, "slipway_node_builds_total", "Completed"); n != 1 {
+		t.Errorf("slipway_node_builds_total{result=Completed} = %v, want 1", n)
 	}
 }

@@ -245,7 +245,8 @@ func buildRunner(ctx context.Context, cfg Config, d *containerd.Daemon, rt runti
 			}
 		}
 	}
-	ex, err := builder.New(builder.Options{Runtime: rt, WorkDir: filepath.Join(cfg.Dir, "builds"), RegistryCA: ca, Logger: log})
+	ex, err := builder.New(builder.Options{Runtime: rt, WorkDir: filepath.Join(cfg.Dir, "builds"), RegistryCA: ca,
+		Registerer: cfg.Registerer, Logger: log})
 	if err != nil {
 		return nil, err
 	}
