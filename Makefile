@@ -91,6 +91,7 @@ bench: deps
 	$(GO) test -run '^$$' -bench 'NorthboundProgramming' -benchtime 3x -timeout 10m ./sdn/controller/
 	$(GO) test -run '^$$' -bench . -benchtime 20x -timeout 10m ./sdn/node/
 	$(GO) test -run '^$$' -bench 'BenchmarkInstantiate|BenchmarkWebhook' -benchtime 200x -timeout 10m ./server/controllers/builds/
+	$(GO) test -count=1 -run 'TestUpBuildsFromGit' -v -timeout 10m ./test/e2e/ | grep -E 'push |webhook received|^(ok|FAIL|---)'
 	$(GO) test -run '^$$' -bench 'BenchmarkBuild' -benchtime 2x -timeout 30m ./builder/
 
 clean:

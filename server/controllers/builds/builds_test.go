@@ -597,6 +597,56 @@ func TestImageTriggers(t *testing.T) {
 	if got := image("pinned"); got != "localhost/placeholder:v0" {
 		t.Errorf("a deployment without an automatic trigger moved to %s", got)
 	}
+	// A rollback turns the automatic trigger off: the next digest leaves
+	// the deployment alone until the trigger is automatic again.
+	digestC := "sha256:" + strings.Repeat("c", 64)
+	rolledBack := e.Server.RegistryHost() + "/shop/web@" + digestA
+	if err := e.c.Do(ctx, "POST", client.Path(res(api.DeploymentsResource), e.project, "follows", "rollback"), "application/json", []byte(`{}`), nil); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "rolled back", func() error {
+		if got := image("follows"); got != rolledBack {
+			return fmt.Errorf("image %s, want %s", got, rolledBack)
+		}
+		return nil
+	})
+	// A witness following the same tag shows when the new digest has been
+	// handled (one reconcile handles every follower of the tag).
+	labels := map[string]string{"app": "witness"}
+	witness := api.Deployment{Metadata: api.ObjectMeta{Name: "witness"}, Spec: api.DeploymentSpec{
+		Selector: &api.LabelSelector{MatchLabels: labels},
+		Template: api.PodTemplate{Metadata: api.TemplateMeta{Labels: labels},
+			Spec: api.PodSpec{Containers: []api.Container{{Name: "app", Image: "localhost/placeholder:v0"}}}},
+		Triggers: []api.DeploymentTrigger{{Type: api.ImageChangeTrigger,
+			ImageChange: &api.ImageChangeParams{From: "web:latest", ContainerNames: []string{"app"}, Automatic: true}}},
+	}}
+	if err := e.c.Create(ctx, res(api.DeploymentsResource), e.project, witness, nil); err != nil {
+		t.Fatal(err)
+	}
+	e.setTag(t, e.project, "web", "latest", digestC)
+	eventually(t, "the witness follows the new digest", func() error {
+		if got, want := image("witness"), e.Server.RegistryHost()+"/shop/web@"+digestC; got != want {
+			return fmt.Errorf("image %s, want %s", got, want)
+		}
+		return nil
+	})
+	if got := image("follows"); got != rolledBack {
+		t.Fatalf("a rolled-back deployment followed the tag to %s", got)
+	}
+	var d api.Deployment
+	if err := e.c.Get(ctx, res(api.DeploymentsResource), e.project, "follows", &d); err != nil {
+		t.Fatal(err)
+	}
+	d.Spec.Triggers[0].ImageChange.Automatic = true
+	if err := e.c.Update(ctx, res(api.DeploymentsResource), e.project, "follows", &d, nil); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "automatic again: follows the current digest", func() error {
+		if got, want := image("follows"), e.Server.RegistryHost()+"/shop/web@"+digestC; got != want {
+			return fmt.Errorf("image %s, want %s", got, want)
+		}
+		return nil
+	})
 
 	// A new builder image rebuilds the BuildConfigs built on it; the first
 	// digest a trigger sees is only recorded.
