@@ -159,6 +159,7 @@ type buildSpec struct {
 	deadline    int64
 	podEnv      map[string]string // SOURCE_TOKEN…
 	binaryURL   string            // a Binary source's archive instead of uri
+	scripts     string            // the strategy's scripts URL
 }
 
 // buildResult is a finished build with its log.
@@ -185,6 +186,7 @@ func (e *env) buildPod(b buildSpec) (podspec.Pod, string) {
 				"from":        map[string]any{"kind": "DockerImage", "name": images.Ref("", b.builder)},
 				"env":         env,
 				"incremental": b.incremental,
+				"scripts":     b.scripts,
 			}},
 			"output": map[string]any{"to": map[string]any{"kind": "DockerImage", "name": out}},
 		},

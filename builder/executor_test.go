@@ -141,6 +141,24 @@ exec /usr/libexec/s2i/run
 		t.Errorf("/tmp/src held %v: .s2iignore not applied", files)
 	}
 
+	// The BuildConfig's scripts URL comes before .s2i/bin; scripts it
+	// does not serve still come from the source and the image.
+	scripts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/s2i/assemble" {
+			http.NotFound(w, r)
+			return
+		}
+		fmt.Fprint(w, "#!/bin/sh\nset -e\necho assemble from the scripts URL\nexec /usr/libexec/s2i/assemble\n")
+	}))
+	defer scripts.Close()
+	res = e.build(t, buildSpec{name: "contract", builder: images.Static, uri: url, contextDir: "app", scripts: scripts.URL + "/s2i",
+		podEnv: map[string]string{builder.EnvSourceToken: token}})
+	if res.ExitCode != 0 {
+		t.Fatalf("build with a scripts URL failed: %+v\n%s", res.Result, res.log)
+	}
+	mustContain(t, "build log", res.log, "Using assemble script from url (/tmp/scripts/assemble)", "assemble from the scripts URL",
+		"Using run script from source (/tmp/scripts/run)")
+
 	// Without the token the private repository is refused.
 	res = e.build(t, buildSpec{name: "contract", builder: images.Static, uri: url, contextDir: "app"})
 	if res.ExitCode != 1 || !strings.Contains(res.Message.Error, "fetch source") {
