@@ -10,12 +10,14 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/slipway/slipway/api"
 	"github.com/slipway/slipway/builder/images"
 	"github.com/slipway/slipway/internal/testpeer"
 )
@@ -36,8 +38,10 @@ import (
 //
 // Meanwhile it requests the app's route without pause: once the app has
 // answered, no request may fail through the webhook build's rollout and
-// the rollback, and the versions served must be the first, the second,
-// then the first again. Each command's duration goes to
+// the rollback, and the versions served must be the first, then the
+// second, and the first again at the end. Then it stops `slipway up` as
+// Ctrl-C does (nothing may be left running), starts it again, and the app
+// must serve again with its builds and image intact. Each command's duration goes to
 // test/artifacts/e2e/readme-quickstart.txt.
 func TestReadmeQuickStart(t *testing.T) {
 	testpeer.RequireRoot(t)
@@ -94,8 +98,9 @@ func TestReadmeQuickStart(t *testing.T) {
 	if err != nil {
 		t.Fatalf("the quick start failed: %v\n%s\nslipway up (end):\n%s", err, out, tail(up.stderr.String(), 4000))
 	}
-	if got := strings.Join(watch.versions(first, second), " / "); got != first+" / "+second+" / "+first {
-		t.Errorf("versions the route served: %s; want the first, the second, then the first again\n%s", got, out)
+	// During each rolling update both versions answer for a moment.
+	if v := watch.versions(first, second); len(v) < 3 || v[0] != first || !slices.Contains(v, second) || v[len(v)-1] != first {
+		t.Errorf("versions the route served: %q; want the first, then the second, and the first again at the end\n%s", v, out)
 	}
 	if served == 0 {
 		t.Errorf("the route never answered the watcher (last: %s)", watch.last)
@@ -103,7 +108,59 @@ func TestReadmeQuickStart(t *testing.T) {
 	if len(failures) > 0 {
 		t.Errorf("%d requests failed once the app was up (of %d); first: %v", len(failures), served+len(failures), failures[:min(5, len(failures))])
 	}
+
+	// Ctrl-C stops everything; `make run` again brings the app back, its
+	// builds and images intact.
 	up.stop(t)
+	if left := processesUnder(up.data); len(left) > 0 {
+		t.Errorf("still running after slipway up stopped: %v", left)
+	}
+	report.step("slipway up stopped (Ctrl-C): nothing left running")
+	up = restartUp(t, up)
+	admin := up.client(t)
+	eventually(t, "the app serving again after the restart", func() error {
+		req, _ := http.NewRequest("GET", fmt.Sprintf("http://127.0.0.1:%d/", up.routerHTTP), nil)
+		req.Host = "site-shop.apps.localhost"
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			return err
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		if resp.StatusCode != 200 || !strings.Contains(string(b), first) {
+			return fmt.Errorf("%d %q", resp.StatusCode, b)
+		}
+		return nil
+	})
+	report.step("slipway up started again: the app serves the rolled-back version")
+	for _, b := range []string{"site-1", "site-2"} {
+		var build api.Build
+		if err := admin.Get(ctx, lookupResource(api.BuildsResource), "shop", b, &build); err != nil || build.Status.Phase != api.BuildPhaseComplete {
+			t.Errorf("build %s after the restart: %s, %v", b, build.Status.Phase, err)
+		}
+	}
+	var img api.Image
+	if err := admin.Get(ctx, lookupResource("images"), "shop", "site", &img); err != nil || img.Status.Tag("latest") == nil {
+		t.Errorf("image shop/site after the restart: %+v, %v", img.Status, err)
+	}
+	up.stop(t)
+}
+
+// processesUnder lists the processes whose command line names dir.
+func processesUnder(dir string) []string {
+	var out []string
+	entries, _ := os.ReadDir("/proc")
+	for _, e := range entries {
+		if _, err := strconv.Atoi(e.Name()); err != nil {
+			continue
+		}
+		b, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
+		if err != nil || !strings.Contains(string(b), dir) {
+			continue
+		}
+		out = append(out, e.Name()+": "+strings.ReplaceAll(strings.TrimRight(string(b), "\x00"), "\x00", " "))
+	}
+	return out
 }
 
 // quickStart returns the lines of the first ```sh block under
