@@ -12,6 +12,13 @@ const lineHeight = 20;
 const viewportHeight = 480;
 const overscan = 20;
 const flushEveryMs = 100;
+/** The longest run of reading before the page gets to draw. */
+const sliceMs = 12;
+
+/** yieldToPage lets the event loop run (timers, input, drawing). */
+function yieldToPage(): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, 0));
+}
 
 type StreamState = 'connecting' | 'streaming' | 'ended' | 'failed';
 
@@ -67,11 +74,19 @@ export function LogViewer({ path, name, container }: LogViewerProps) {
         const splitter = new LogSplitter();
         if (reader) {
           try {
+            let slice = performance.now();
             for (;;) {
               const { done, value } = await reader.read();
               if (done) break;
               ring.push(splitter.push(value));
               schedule();
+              // Chunks already received resolve read() at once, as
+              // microtasks: without a pause now and then a fast stream
+              // would keep the page from drawing until it ends.
+              if (performance.now() - slice > sliceMs) {
+                await yieldToPage();
+                slice = performance.now();
+              }
             }
           } finally {
             void reader.cancel().catch(() => undefined);
