@@ -206,7 +206,8 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 	}()
 	// Listening before the controllers start gives them the registry's
 	// host (the API's port) from their first reconcile.
-	instantiator := &builds.Instantiator{Service: svc, Catalogue: catalogue, RegistryHost: s.registryHost,
+	buildMetrics := builds.NewMetrics(reg)
+	instantiator := &builds.Instantiator{Service: svc, Catalogue: catalogue, RegistryHost: s.registryHost, Metrics: buildMetrics,
 		Sources: &builds.Sources{Dir: filepath.Join(cfg.DataDir, "build-sources")}}
 
 	s.registry, err = registry.New(registry.Config{
@@ -247,7 +248,7 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 	repositories.Metrics = s.controllerMetrics
 	s.goRun(base, repositories.Run)
 	for _, c := range builds.Controllers(builds.Deps{Service: svc, Catalogue: catalogue, Instantiator: instantiator, Tokens: issuer,
-		Logger: log, BuilderRole: rbac.RoleBuilder}) {
+		Logger: log, BuilderRole: rbac.RoleBuilder, Metrics: buildMetrics}) {
 		c.Logger, c.Metrics = log, s.controllerMetrics
 		s.goRun(base, c.Run)
 	}

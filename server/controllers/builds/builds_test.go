@@ -299,6 +299,8 @@ func TestBuildFailsCancelsAndMissesItsDeadline(t *testing.T) {
 		t.Fatal(err)
 	}
 	cancelled := e.waitPhase(t, "web-2", api.BuildPhaseCancelled)
+	e.metricsHave(t, `slipway_builds_started_total{cause="Manual"} 2`, `slipway_builds_finished_total{phase="Failed"} 1`,
+		`slipway_builds_finished_total{phase="Cancelled"} 1`)
 	if cancelled.Status.Reason != api.BuildReasonCancelled {
 		t.Errorf("cancel reason %q", cancelled.Status.Reason)
 	}
@@ -536,6 +538,12 @@ func TestWebhooks(t *testing.T) {
 	if !slices.Equal(results, want) {
 		t.Errorf("deliveries %v, want %v", results, want)
 	}
+	e.metricsHave(t,
+		`slipway_webhook_deliveries_total{result="Triggered",type="GitHub"} 1`,
+		`slipway_webhook_deliveries_total{result="Duplicate",type="GitHub"} 1`,
+		`slipway_webhook_deliveries_total{result="Rejected",type="GitHub"} 2`,
+		`slipway_webhook_deliveries_total{result="Ignored",type="GitHub"} 2`,
+		`slipway_builds_started_total{cause="GitLab"} 1`)
 }
 
 // setTag plays the registry: it points tag of image project/name at digest.
@@ -712,6 +720,26 @@ func TestDeletingABuildConfigDeletesItsBuilds(t *testing.T) {
 		}{{res(api.BuildConfigsResource), "web"}, {res(api.BuildsResource), "web-1"}, {res(api.PodsResource), "web-1-build"}, {res(api.SecretsResource), "web-1-push"}} {
 			if err := e.c.Get(context.Background(), check.r, e.project, check.name, nil); err == nil {
 				return fmt.Errorf("%s %s still there", check.r.Kind, check.name)
+			}
+		}
+		return nil
+	})
+}
+
+// metricsHave waits until the server's /metrics holds every line (a
+// counter moves just after the write that shows its cause).
+func (e *env) metricsHave(t *testing.T, lines ...string) {
+	t.Helper()
+	eventually(t, "metrics", func() error {
+		body, err := e.c.Stream(context.Background(), "GET", "/metrics", "", nil)
+		if err != nil {
+			return err
+		}
+		text, _ := io.ReadAll(body)
+		body.Close()
+		for _, l := range lines {
+			if !strings.Contains(string(text), l) {
+				return fmt.Errorf("/metrics lacks %s", l)
 			}
 		}
 		return nil

@@ -43,6 +43,8 @@ type Deps struct {
 	Now func() time.Time
 	// BuilderRole is the role the builder service account is bound to.
 	BuilderRole string
+	// Metrics count finished builds (nil: none).
+	Metrics *Metrics
 }
 
 func (d *Deps) lookup(plural string) *api.Resource {
@@ -501,6 +503,11 @@ func (b *Builds) writeStatus(ctx context.Context, obj *api.Object, old, st *api.
 	next.Status = raw
 	if _, err := b.Service.UpdateStatus(ctx, b.lookup(api.BuildsResource), obj.Metadata.Name, &next); err != nil {
 		return fmt.Errorf("update the status of build %s: %w", obj.Metadata.Name, err)
+	}
+	if api.BuildPhaseFinished(st.Phase) && !api.BuildPhaseFinished(old.Phase) {
+		b.Metrics.buildFinished(st.Phase, st.Duration)
+		b.Logger.InfoContext(ctx, "build finished", "project", obj.Metadata.Project, "build", obj.Metadata.Name,
+			"phase", st.Phase, "reason", st.Reason, "duration", st.Duration)
 	}
 	return nil
 }

@@ -39,6 +39,8 @@ type Instantiator struct {
 	Sources *Sources
 	// Now is the clock (time.Now when nil).
 	Now func() time.Time
+	// Metrics count starts and webhook deliveries (nil: none).
+	Metrics *Metrics
 
 	// stripes serialise this process's writers of one BuildConfig's
 	// status, so they queue instead of failing each other's
@@ -125,6 +127,7 @@ func (in *Instantiator) Instantiate(ctx context.Context, name string, req Reques
 				if seen.DeliveryID == d.DeliveryID && seen.Type == d.Type && seen.Result == api.DeliveryTriggered {
 					dup := *d
 					dup.Result, dup.Reason, dup.Build = api.DeliveryDuplicate, "delivery "+d.DeliveryID+" already started build "+seen.Build, seen.Build
+					in.Metrics.delivery(dup.Type, dup.Result)
 					unlock()
 					unlock = nil
 					if err := in.RecordDelivery(ctx, name, dup); err != nil {
@@ -176,12 +179,19 @@ func (in *Instantiator) Instantiate(ctx context.Context, name string, req Reques
 	if err != nil {
 		return nil, fmt.Errorf("create build %s: %w", build.Metadata.Name, err)
 	}
+	in.Metrics.buildStarted(build.Spec.TriggeredBy[0].Type)
+	if d := req.Delivery; d != nil {
+		in.Metrics.delivery(d.Type, api.DeliveryTriggered)
+	}
 	return created, nil
 }
 
 // RecordDelivery adds a delivery that started no build to the
 // BuildConfig's status.
 func (in *Instantiator) RecordDelivery(ctx context.Context, name string, d api.WebhookDelivery) error {
+	if d.Result != api.DeliveryDuplicate {
+		in.Metrics.delivery(d.Type, d.Result)
+	}
 	return in.updateStatus(ctx, name, func(st *api.BuildConfigStatus) {
 		st.WebhookDeliveries = appendDelivery(st.WebhookDeliveries, d, in.now())
 	})
