@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/slipway/slipway/api"
 	"github.com/slipway/slipway/api/errdefs"
 	"github.com/slipway/slipway/node/agent/execstream"
 )
@@ -51,19 +53,24 @@ func (a *App) logsCommand() *cobra.Command {
 	var follow, previous bool
 	tail := -1
 	cmd := &cobra.Command{
-		Use:   "logs pod/NAME|build/NAME",
-		Short: "Print the logs of a pod's container or of a build",
+		Use:   "logs pod/NAME|deployment/NAME|build/NAME",
+		Short: "Print the logs of a pod's container, of a deployment's pod or of a build",
 		Example: `  slip logs pod/web
   slip logs web -c sidecar --tail 20
   slip logs -f pod/web          # keep printing new lines
   slip logs --previous pod/web  # the container's previous run, after a restart
+  slip logs deployment/web      # one of the deployment's pods (a ready one, the newest)
   slip logs -f build/web-3      # a build's output (its build pod's log)`,
 		Args: exactArgs("pod/NAME"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			resource := "pods"
-			name, err := podName(args[0])
-			if kind, build, ok := strings.Cut(args[0], "/"); ok && (strings.EqualFold(kind, "build") || strings.EqualFold(kind, "builds")) {
-				resource, name, err = "builds", build, nil
+			name, err := typedName(args[0], "pod/NAME, deployment/NAME or build/NAME", "pod", "pods", "po")
+			kind, rest, typed := strings.Cut(args[0], "/")
+			switch {
+			case typed && (strings.EqualFold(kind, "build") || strings.EqualFold(kind, "builds")):
+				resource, name, err = "builds", rest, nil
+			case typed && (strings.EqualFold(kind, "deployment") || strings.EqualFold(kind, "deployments") || strings.EqualFold(kind, "deploy")):
+				name, err = rest, nil
 			}
 			if err != nil {
 				return err
@@ -71,6 +78,11 @@ func (a *App) logsCommand() *cobra.Command {
 			s, project, err := a.projectSession()
 			if err != nil {
 				return err
+			}
+			if typed && resource == "pods" && !strings.HasPrefix(strings.ToLower(kind), "po") {
+				if name, err = a.deploymentPod(cmd.Context(), s, project, rest); err != nil {
+					return err
+				}
 			}
 			q := url.Values{}
 			if container != "" {
@@ -117,6 +129,44 @@ func (a *App) logsCommand() *cobra.Command {
 	f.BoolVarP(&previous, "previous", "p", false, "the previous run of a restarted container")
 	f.IntVar(&tail, "tail", -1, "only the last N lines")
 	return cmd
+}
+
+// deploymentPod picks the pod of a deployment whose logs to show: a ready
+// one if any, the newest first, as `oc logs dc/NAME` does.
+func (a *App) deploymentPod(ctx context.Context, s *session, project, deployment string) (string, error) {
+	var list api.List[api.Pod]
+	if err := s.client.List(ctx, podsResource, project, api.ListOptions{LabelSelector: api.DeploymentLabel + "=" + deployment}, &list); err != nil {
+		return "", failedTo(fmt.Sprintf("list the pods of deployment %q", deployment), err)
+	}
+	var best *api.Pod
+	better := func(p *api.Pod) bool {
+		if best == nil {
+			return true
+		}
+		if pr, br := podReadyNow(p), podReadyNow(best); pr != br {
+			return pr
+		}
+		pc, bc := p.Metadata.CreationTimestamp, best.Metadata.CreationTimestamp
+		return pc != nil && (bc == nil || pc.After(*bc))
+	}
+	for i := range list.Items {
+		if p := &list.Items[i]; p.Metadata.DeletionTimestamp == nil && better(p) {
+			best = p
+		}
+	}
+	if best == nil {
+		return "", fmt.Errorf("deployment %q in project %q has no pods", deployment, project)
+	}
+	return best.Metadata.Name, nil
+}
+
+func podReadyNow(p *api.Pod) bool {
+	for _, c := range p.Status.Conditions {
+		if c.Type == api.PodReady {
+			return c.Status == api.ConditionTrue
+		}
+	}
+	return false
 }
 
 func (a *App) execCommand() *cobra.Command {
