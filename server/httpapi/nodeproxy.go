@@ -162,7 +162,16 @@ func (h *Handler) waitForContainers(ctx context.Context, t target) error {
 			return err
 		}
 		var pod api.Pod
-		if err := json.Unmarshal(obj.Status, &pod.Status); err == nil && json.Unmarshal(obj.Spec, &pod.Spec) == nil && pod.Spec.NodeName != "" {
+		decoded := json.Unmarshal(obj.Status, &pod.Status) == nil && json.Unmarshal(obj.Spec, &pod.Spec) == nil
+		if decoded && pod.Spec.NodeName == "" {
+			// The scheduler found no node: say why now rather than wait
+			// for a node that may never come.
+			for _, c := range pod.Status.Conditions {
+				if c.Type == api.PodScheduled && c.Status == "False" {
+					return errdefs.BadRequestf("", "pod %q is not scheduled: %s", t.name, c.Message)
+				}
+			}
+		} else if decoded {
 			if pod.Status.Phase == api.PodSucceeded || pod.Status.Phase == api.PodFailed {
 				return nil
 			}
