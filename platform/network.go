@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os/exec"
 	"path/filepath"
 	"sync"
 	"time"
@@ -30,6 +31,17 @@ type NetworkConfig struct {
 	EncapIP string
 	// DatapathType is netdev (userspace, default) or system.
 	DatapathType string
+}
+
+// OVNInstalled reports whether the OVN and Open vSwitch daemons are on
+// PATH (Debian's ovn-central, ovn-host and openvswitch-switch).
+func OVNInstalled() bool {
+	for _, bin := range []string{"ovsdb-server", "ovsdb-tool", "ovn-northd", "ovs-vswitchd", "ovn-controller"} {
+		if _, err := exec.LookPath(bin); err != nil {
+			return false
+		}
+	}
+	return true
 }
 
 // sdn is the OVN central and the SDN controller of the platform.

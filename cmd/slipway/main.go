@@ -145,8 +145,13 @@ running it again resumes with the same data.`,
 			case "bridge":
 			case "ovn":
 				netCfg.OVN = true
+			case "auto":
+				netCfg.OVN = platform.OVNInstalled()
+				if !netCfg.OVN {
+					log.Info("OVN/Open vSwitch not installed: pods use the bridge network, without project isolation")
+				}
 			default:
-				return fmt.Errorf("--network: must be bridge or ovn, got %q", network)
+				return fmt.Errorf("--network: must be auto, bridge or ovn, got %q", network)
 			}
 			ctx, stop := signalContext()
 			defer stop()
@@ -175,7 +180,8 @@ running it again resumes with the same data.`,
 	cmd.Flags().StringVar(&rt.Domain, "apps-domain", platform.DefaultAppsDomain, "domain default route hosts are named under")
 	cmd.Flags().StringVar(&rt.MetricsBind, "router-metrics-address", "127.0.0.1:1936", "where the router serves /metrics and /stats (\"\" for nowhere)")
 	cmd.Flags().StringVar(&bimages, "builder-images", defaultBuilderImages(), "directory of S2I builder image archives imported into this machine's node (make images)")
-	cmd.Flags().StringVar(&network, "network", "bridge", "pod network: bridge (a Linux bridge per node) or ovn (OVN with project isolation and network policies)")
+	cmd.Flags().StringVar(&network, "network", "bridge",
+		"pod network: bridge (a Linux bridge per node), ovn (OVN: project isolation, network policies, service VIPs, egress), or auto (ovn when OVN is installed)")
 	cmd.Flags().StringVar(&netCfg.ClusterCIDR, "cluster-cidr", "", "OVN pod network, a /24 per node (default 10.128.0.0/14)")
 	cmd.Flags().StringVar(&netCfg.NorthboundListen, "ovn-nb-listen", "", "also serve the OVN Northbound database over TCP on this address")
 	cmd.Flags().StringVar(&netCfg.SouthboundListen, "ovn-sb-listen", "", "also serve the OVN Southbound database over TCP on this address (for slipway node --ovn-sb)")

@@ -205,6 +205,7 @@ func Start(ctx context.Context, cfg Config) (_ *Node, err error) {
 	}()
 	if n.ovn != nil {
 		n.wg.Go(func() { n.ovn.runManagementPort(runCtx, cfg.Client, cfg.Name, log) })
+		n.wg.Go(func() { n.ovn.superviseChassis(runCtx, log) })
 	}
 	log.Info("node up", "endpoint", acfg.DaemonEndpoint, "containerd", versions.Containerd, "runc", versions.Runc)
 	return n, nil

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/netip"
 	"path/filepath"
+	"syscall"
 	"time"
 
 	"github.com/slipway/slipway/api"
@@ -108,6 +109,44 @@ func (o *ovnNode) runManagementPort(ctx context.Context, c *client.Client, name 
 		}
 	}
 }
+
+// superviseChassis restarts a chassis daemon that exits on its own:
+// ovn-controller alone (the datapath keeps forwarding meanwhile), or
+// ovs-vswitchd together with ovn-controller (which otherwise waits in its
+// reconnect back-off). Pods keep their veths. It runs until ctx ends.
+func (o *ovnNode) superviseChassis(ctx context.Context, log *slog.Logger) {
+	const restartBackoff = time.Second
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case err := <-o.chassis.Errors():
+			log.Error("OVN chassis daemon exited; restarting it", "err", err)
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(restartBackoff):
+			}
+			pids := o.chassis.PIDs()
+			var rerr error
+			switch {
+			case !running(pids["ovs-vswitchd"]):
+				rerr = o.chassis.RestartVSwitchd(ctx)
+			case !running(pids["ovn-controller"]):
+				rerr = o.chassis.RestartController(ctx)
+			default:
+				rerr = errors.New("the chassis database exited; restart the node")
+			}
+			if rerr != nil && ctx.Err() == nil {
+				log.Error("OVN chassis restart failed", "err", rerr)
+			}
+		}
+	}
+}
+
+// running reports whether the child pid still runs (children are reaped
+// as soon as they exit).
+func running(pid int) bool { return pid > 0 && syscall.Kill(pid, 0) == nil }
 
 func (o *ovnNode) stop(ctx context.Context) error {
 	var errs []error

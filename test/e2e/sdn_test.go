@@ -10,7 +10,9 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -34,6 +36,7 @@ func TestUpOVNIsolation(t *testing.T) {
 	}
 	ctx := context.Background()
 	data := dataDir(t)
+	start := time.Now()
 	up := startUp(t, data, "--network", "ovn")
 	defer up.stop(t)
 	c := up.client(t)
@@ -124,12 +127,42 @@ func TestUpOVNIsolation(t *testing.T) {
 		}
 		return nil
 	}
+	t.Logf("pods ready %s after start", time.Since(start))
 	eventually(t, "a1 → a2 (same project)", func() error { return get("a1", "a2") })
 	if err := get("b1", "a1"); err == nil {
 		t.Fatal("b1 (beta) reached a1 (alpha)")
 	}
 	if err := get("a2", "b1"); err == nil {
 		t.Fatal("a2 (alpha) reached b1 (beta)")
+	}
+
+	// ovn-controller dies: the node restarts it (with ovs-vswitchd) and
+	// traffic flows again.
+	pidFile := filepath.Join(data, "node", "ovn", "ovn-controller.pid")
+	readPID := func() int {
+		b, _ := os.ReadFile(pidFile)
+		pid, _ := strconv.Atoi(strings.TrimSpace(string(b)))
+		return pid
+	}
+	old := readPID()
+	if old <= 0 {
+		t.Fatalf("no ovn-controller pid in %s", pidFile)
+	}
+	if err := syscall.Kill(old, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	killed := time.Now()
+	eventually(t, "ovn-controller restarted", func() error {
+		if pid := readPID(); pid == old || pid <= 0 || syscall.Kill(pid, 0) != nil {
+			return fmt.Errorf("pid %d (was %d)", pid, old)
+		}
+		return nil
+	})
+	t.Logf("ovn-controller back %s after the kill", time.Since(killed))
+	eventually(t, "a1 → a2 after the restart", func() error { return get("a1", "a2") })
+	t.Logf("a1 → a2 %s after the kill", time.Since(killed))
+	if err := get("b1", "a1"); err == nil {
+		t.Fatal("b1 (beta) reached a1 (alpha) after the restart")
 	}
 }
 
