@@ -285,6 +285,30 @@ async function main() {
       await shot('07e-app-rolled-back');
     });
 
+    await step('the app page by keyboard alone, and in the dark theme', async () => {
+      await page.goto(appURL);
+      await page.getByRole('heading', { name: app, level: 1 }).waitFor();
+      // Tab from the heading to the "one pod fewer" button and use it: 3 → 2.
+      await page.getByRole('form', { name: 'Scale' }).getByRole('button', { name: 'One pod fewer' }).focus();
+      await page.keyboard.press('Enter');
+      await page.getByText('0 of 2 ready').waitFor();
+      // The button keeps the focus while the request runs: Tab goes on to
+      // the field, then to “one pod more”.
+      await page.keyboard.press('Tab');
+      await page.keyboard.press('Tab');
+      check(await page.getByRole('form', { name: 'Scale' }).getByRole('button', { name: 'One pod more' }).evaluate((el) => el === document.activeElement), 'Tab reaches “one pod more”');
+      await page.keyboard.press('Enter');
+      await page.getByText('0 of 3 ready').waitFor();
+      const tabs = page.getByRole('navigation', { name: 'App sections' });
+      await tabs.getByRole('link', { name: 'Rollouts' }).focus();
+      await page.keyboard.press('Enter');
+      await page.getByRole('table', { name: 'Revisions' }).waitFor();
+      await page.getByRole('button', { name: 'Switch to dark theme' }).click();
+      await shot('07e2-app-rollouts-dark');
+      await page.getByRole('button', { name: 'Switch to light theme' }).click();
+      await tabs.getByRole('link', { name: 'Routes' }).click();
+    });
+
     await step('a route created with the form is listed with its admission', async () => {
       await page.getByRole('navigation', { name: 'App sections' }).getByRole('link', { name: 'Routes' }).click();
       const form = page.getByRole('form', { name: 'Create a route' });
@@ -456,6 +480,11 @@ async function main() {
         await other.screenshot({ path: join(artifacts, '07i-viewer-refused.png') });
         await other.goto(`/projects/${project}/members`);
         await other.getByText('Only the project’s admins can see and change its members.').waitFor();
+        const secrets = await other.evaluate(async (p) => {
+          const t = sessionStorage.getItem('slipway.token') ?? '';
+          return (await fetch(`/api/v1/projects/${p}/secrets`, { headers: { Authorization: `Bearer ${t}` } })).status;
+        }, project);
+        check(secrets === 403, `a view member listing secrets gets ${secrets}, want 403`);
         const scaled = JSON.parse((await api('GET', `/api/v1/projects/${project}/deployments/${app}`)).body);
         check(scaled.spec.replicas === 3, `the viewer did not scale (replicas ${scaled.spec.replicas})`);
       } catch (error) {

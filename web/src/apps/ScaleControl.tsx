@@ -58,7 +58,7 @@ export function ScaleControl({ project, deployment }: { project: string; deploym
       <span className="scale__now" aria-live="polite">
         {ready} of {desired} ready
       </span>
-      <button type="button" className="button button--secondary button--icon" aria-label="One pod fewer" disabled={sending || desired === 0} onClick={() => void send(desired - 1)}>
+      <button type="button" className="button button--secondary button--icon" aria-label="One pod fewer" aria-disabled={sending || undefined} disabled={desired === 0} onClick={() => !sending && void send(desired - 1)}>
         −
       </button>
       <label className="visually-hidden" htmlFor={`${id}-input`}>
@@ -76,7 +76,7 @@ export function ScaleControl({ project, deployment }: { project: string; deploym
           setText(e.target.value);
         }}
       />
-      <button type="button" className="button button--secondary button--icon" aria-label="One pod more" disabled={sending || desired >= maxReplicas} onClick={() => void send(desired + 1)}>
+      <button type="button" className="button button--secondary button--icon" aria-label="One pod more" aria-disabled={sending || undefined} disabled={desired >= maxReplicas} onClick={() => !sending && void send(desired + 1)}>
         +
       </button>
       <button type="submit" className="button button--primary" disabled={sending}>
