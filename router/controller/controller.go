@@ -18,10 +18,17 @@ import (
 
 	"github.com/slipway/slipway/api"
 	"github.com/slipway/slipway/api/client"
+	"github.com/slipway/slipway/api/client/mirror"
 	"github.com/slipway/slipway/api/errdefs"
 	"github.com/slipway/slipway/api/labels"
 	"github.com/slipway/slipway/router"
 	"github.com/slipway/slipway/router/route"
+)
+
+// Back-off between failed syncs.
+const (
+	minBackoff = 200 * time.Millisecond
+	maxBackoff = 30 * time.Second
 )
 
 // DefaultDomain is the apps domain when Config.Domain is empty.
@@ -72,12 +79,12 @@ type Controller struct {
 	cfg             Config
 	selector        labels.Selector
 	projectSelector labels.Selector
-	projects        *mirror[api.Project] // nil without a ProjectSelector
+	projects        *mirror.Mirror[api.Project] // nil without a ProjectSelector
 	log             *slog.Logger
 	changed         chan struct{}
-	routes          *mirror[api.Route]
-	services        *mirror[api.Service]
-	endpoints       *mirror[api.Endpoints]
+	routes          *mirror.Mirror[api.Route]
+	services        *mirror.Mirror[api.Service]
+	endpoints       *mirror.Mirror[api.Endpoints]
 	metrics         *metrics
 
 	// written remembers the status entry last written per route, and the
@@ -137,12 +144,12 @@ func New(cfg Config) (*Controller, error) {
 		written:         map[string]writtenStatus{},
 		metrics:         newMetrics(cfg.Registerer, cfg.RouterName),
 	}
-	c.routes = newMirror(cfg.Client, lookup(api.RoutesResource), func(r *api.Route) *api.ObjectMeta { return &r.Metadata }, c.notify, c.log)
-	c.services = newMirror(cfg.Client, lookup(api.ServicesResource), func(s *api.Service) *api.ObjectMeta { return &s.Metadata }, c.notify, c.log)
+	c.routes = mirror.New(cfg.Client, lookup(api.RoutesResource), func(r *api.Route) *api.ObjectMeta { return &r.Metadata }, c.notify, c.log)
+	c.services = mirror.New(cfg.Client, lookup(api.ServicesResource), func(s *api.Service) *api.ObjectMeta { return &s.Metadata }, c.notify, c.log)
 	if cfg.ProjectSelector != "" {
-		c.projects = newMirror(cfg.Client, lookup(api.ProjectsResource), func(p *api.Project) *api.ObjectMeta { return &p.Metadata }, c.notify, c.log)
+		c.projects = mirror.New(cfg.Client, lookup(api.ProjectsResource), func(p *api.Project) *api.ObjectMeta { return &p.Metadata }, c.notify, c.log)
 	}
-	c.endpoints = newMirror(cfg.Client, lookup(api.EndpointsResource), func(e *api.Endpoints) *api.ObjectMeta { return &e.Metadata }, c.notify, c.log)
+	c.endpoints = mirror.New(cfg.Client, lookup(api.EndpointsResource), func(e *api.Endpoints) *api.ObjectMeta { return &e.Metadata }, c.notify, c.log)
 	return c, nil
 }
 
@@ -155,11 +162,11 @@ func (c *Controller) notify() {
 }
 
 func (c *Controller) lookupService(project, name string) *api.Service {
-	return c.services.get(project, name)
+	return c.services.Get(project, name)
 }
 
 func (c *Controller) lookupEndpoints(project, name string) *api.Endpoints {
-	return c.endpoints.get(project, name)
+	return c.endpoints.Get(project, name)
 }
 
 // Run mirrors the API and keeps the router in step until ctx ends; it
@@ -171,11 +178,11 @@ func (c *Controller) Run(ctx context.Context) error {
 		cancel()
 		wg.Wait()
 	}()
-	wg.Go(func() { c.routes.run(ctx) })
-	wg.Go(func() { c.services.run(ctx) })
-	wg.Go(func() { c.endpoints.run(ctx) })
+	wg.Go(func() { c.routes.Run(ctx) })
+	wg.Go(func() { c.services.Run(ctx) })
+	wg.Go(func() { c.endpoints.Run(ctx) })
 	if c.projects != nil {
-		wg.Go(func() { c.projects.run(ctx) })
+		wg.Go(func() { c.projects.Run(ctx) })
 	}
 
 	timer := time.NewTimer(time.Hour)
@@ -216,12 +223,12 @@ func (c *Controller) Run(ctx context.Context) error {
 
 // sync applies every route to the router and reports admission.
 func (c *Controller) sync(ctx context.Context) error {
-	items, routesSynced := c.routes.snapshot()
-	_, servicesSynced := c.services.snapshot()
-	_, endpointsSynced := c.endpoints.snapshot()
+	items, routesSynced := c.routes.Snapshot()
+	_, servicesSynced := c.services.Snapshot()
+	_, endpointsSynced := c.endpoints.Snapshot()
 	projectsSynced := true
 	if c.projects != nil {
-		_, projectsSynced = c.projects.snapshot()
+		_, projectsSynced = c.projects.Snapshot()
 	}
 	if !routesSynced || !servicesSynced || !endpointsSynced || !projectsSynced {
 		return nil // the first list of each comes with a notification
@@ -253,7 +260,7 @@ func (c *Controller) sync(ctx context.Context) error {
 	keep := make(map[string]bool, len(live))
 	var errs []error
 	for _, r := range live {
-		key := objectKey(&r.Metadata)
+		key := mirror.Key(&r.Metadata)
 		keep[key] = true
 		want := ingressFor(c.cfg.RouterName, routeHost(r, c.cfg.Domain), true, "", "", c.cfg.Now())
 		if err := rejected[key]; err != nil {
@@ -268,7 +275,7 @@ func (c *Controller) sync(ctx context.Context) error {
 		}
 	}
 	for _, r := range left {
-		keep[objectKey(&r.Metadata)] = true
+		keep[mirror.Key(&r.Metadata)] = true
 		if err := c.withdraw(ctx, r); err != nil {
 			errs = append(errs, err)
 		}
@@ -289,7 +296,7 @@ func (c *Controller) inShard(r *api.Route) bool {
 	if c.projects == nil {
 		return true
 	}
-	p := c.projects.get("", r.Metadata.Project)
+	p := c.projects.Get("", r.Metadata.Project)
 	return p != nil && c.projectSelector.Matches(p.Metadata.Labels)
 }
 
@@ -302,7 +309,7 @@ func (c *Controller) withdraw(ctx context.Context, r *api.Route) error {
 			others = append(others, in)
 		}
 	}
-	key := objectKey(&r.Metadata)
+	key := mirror.Key(&r.Metadata)
 	if len(others) == len(r.Status.Ingress) {
 		return nil
 	}
@@ -325,7 +332,7 @@ func (c *Controller) withdraw(ctx context.Context, r *api.Route) error {
 func (c *Controller) patchIngress(ctx context.Context, r *api.Route, ingress []api.RouteIngress) (written bool, err error) {
 	patch := map[string]any{"metadata": map[string]any{"resourceVersion": r.Metadata.ResourceVersion},
 		"status": map[string]any{"ingress": ingress}}
-	err = c.cfg.Client.Patch(ctx, c.routes.res, r.Metadata.Project, r.Metadata.Name, patch, true, nil)
+	err = c.cfg.Client.Patch(ctx, c.routes.Resource(), r.Metadata.Project, r.Metadata.Name, patch, true, nil)
 	switch {
 	case err == nil:
 		c.metrics.statusWrites.WithLabelValues("written").Inc()
@@ -335,14 +342,14 @@ func (c *Controller) patchIngress(ctx context.Context, r *api.Route, ingress []a
 		return false, nil
 	default:
 		c.metrics.statusWrites.WithLabelValues("error").Inc()
-		return false, fmt.Errorf("write status of route %s: %w", objectKey(&r.Metadata), err)
+		return false, fmt.Errorf("write status of route %s: %w", mirror.Key(&r.Metadata), err)
 	}
 }
 
 // report writes this router's entry of r's status.ingress when it differs
 // from what r holds, keeping the other routers' entries.
 func (c *Controller) report(ctx context.Context, r *api.Route, want api.RouteIngress) error {
-	key := objectKey(&r.Metadata)
+	key := mirror.Key(&r.Metadata)
 	others := make([]api.RouteIngress, 0, len(r.Status.Ingress))
 	for _, in := range r.Status.Ingress {
 		if in.RouterName != c.cfg.RouterName {

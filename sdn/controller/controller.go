@@ -26,9 +26,16 @@ import (
 
 	"github.com/slipway/slipway/api"
 	"github.com/slipway/slipway/api/client"
+	"github.com/slipway/slipway/api/client/mirror"
 	"github.com/slipway/slipway/api/errdefs"
 	"github.com/slipway/slipway/sdn/netconf"
 	"github.com/slipway/slipway/sdn/ovsdb"
+)
+
+// Back-off between failed syncs.
+const (
+	minBackoff = 200 * time.Millisecond
+	maxBackoff = 30 * time.Second
 )
 
 // DefaultDebounce gathers a burst of API changes into one sync.
@@ -59,12 +66,12 @@ type Controller struct {
 	cluster   netip.Prefix
 	log       *slog.Logger
 	changed   chan struct{}
-	pods      *mirror[api.Pod]
-	nodes     *mirror[api.Node]
-	projects  *mirror[api.Project]
-	policies  *mirror[api.NetworkPolicy]
-	services  *mirror[api.Service]
-	endpoints *mirror[api.Endpoints]
+	pods      *mirror.Mirror[api.Pod]
+	nodes     *mirror.Mirror[api.Node]
+	projects  *mirror.Mirror[api.Project]
+	policies  *mirror.Mirror[api.NetworkPolicy]
+	services  *mirror.Mirror[api.Service]
+	endpoints *mirror.Mirror[api.Endpoints]
 
 	// assigned holds addresses written by this controller that the pod
 	// mirror may not show yet; owned by Run.
@@ -135,12 +142,12 @@ func New(cfg Config) (*Controller, error) {
 	}
 	c := &Controller{cfg: cfg, cluster: cluster.Masked(), log: cfg.Logger.With("component", "sdn-controller"),
 		changed: make(chan struct{}, 1), assigned: map[string]netconf.PodNetwork{}, subnets: map[string]netip.Prefix{}}
-	c.pods = newMirror(cfg.Client, lookup(api.PodsResource), func(p *api.Pod) *api.ObjectMeta { return &p.Metadata }, c.notify, c.log)
-	c.nodes = newMirror(cfg.Client, lookup(api.NodesResource), func(n *api.Node) *api.ObjectMeta { return &n.Metadata }, c.notify, c.log)
-	c.projects = newMirror(cfg.Client, lookup(api.ProjectsResource), func(p *api.Project) *api.ObjectMeta { return &p.Metadata }, c.notify, c.log)
-	c.policies = newMirror(cfg.Client, lookup(api.NetworkPoliciesResource), func(p *api.NetworkPolicy) *api.ObjectMeta { return &p.Metadata }, c.notify, c.log)
-	c.services = newMirror(cfg.Client, lookup(api.ServicesResource), func(s *api.Service) *api.ObjectMeta { return &s.Metadata }, c.notify, c.log)
-	c.endpoints = newMirror(cfg.Client, lookup(api.EndpointsResource), func(e *api.Endpoints) *api.ObjectMeta { return &e.Metadata }, c.notify, c.log)
+	c.pods = mirror.New(cfg.Client, lookup(api.PodsResource), func(p *api.Pod) *api.ObjectMeta { return &p.Metadata }, c.notify, c.log)
+	c.nodes = mirror.New(cfg.Client, lookup(api.NodesResource), func(n *api.Node) *api.ObjectMeta { return &n.Metadata }, c.notify, c.log)
+	c.projects = mirror.New(cfg.Client, lookup(api.ProjectsResource), func(p *api.Project) *api.ObjectMeta { return &p.Metadata }, c.notify, c.log)
+	c.policies = mirror.New(cfg.Client, lookup(api.NetworkPoliciesResource), func(p *api.NetworkPolicy) *api.ObjectMeta { return &p.Metadata }, c.notify, c.log)
+	c.services = mirror.New(cfg.Client, lookup(api.ServicesResource), func(s *api.Service) *api.ObjectMeta { return &s.Metadata }, c.notify, c.log)
+	c.endpoints = mirror.New(cfg.Client, lookup(api.EndpointsResource), func(e *api.Endpoints) *api.ObjectMeta { return &e.Metadata }, c.notify, c.log)
 	if cfg.Registerer != nil {
 		c.metrics = &metrics{
 			syncs: prometheus.NewCounter(prometheus.CounterOpts{Name: "slipway_sdn_syncs_total", Help: "Northbound syncs that succeeded."}),
@@ -191,8 +198,8 @@ func (c *Controller) Run(ctx context.Context) error {
 		cancel()
 		wg.Wait()
 	}()
-	for _, m := range []interface{ run(context.Context) }{c.pods, c.nodes, c.projects, c.policies, c.services, c.endpoints} {
-		wg.Go(func() { m.run(ctx) })
+	for _, m := range []interface{ Run(context.Context) }{c.pods, c.nodes, c.projects, c.policies, c.services, c.endpoints} {
+		wg.Go(func() { m.Run(ctx) })
 	}
 	if cache, err := startCache(ctx, c.cfg.NB); err != nil {
 		c.log.Warn("no Northbound cache; every sync reads the database", "err", err)
@@ -241,12 +248,12 @@ func (c *Controller) Run(ctx context.Context) error {
 // between the wanted and the current Northbound rows.
 func (c *Controller) sync(ctx context.Context) error {
 	start := time.Now()
-	nodes, ok1 := c.nodes.snapshot()
-	pods, ok2 := c.pods.snapshot()
-	projects, ok3 := c.projects.snapshot()
-	policies, ok4 := c.policies.snapshot()
-	services, ok5 := c.services.snapshot()
-	endpointList, ok6 := c.endpoints.snapshot()
+	nodes, ok1 := c.nodes.Snapshot()
+	pods, ok2 := c.pods.Snapshot()
+	projects, ok3 := c.projects.Snapshot()
+	policies, ok4 := c.policies.Snapshot()
+	services, ok5 := c.services.Snapshot()
+	endpointList, ok6 := c.endpoints.Snapshot()
 	if !ok1 || !ok2 || !ok3 || !ok4 || !ok5 || !ok6 {
 		return nil // never act on a partial view: it would delete rows
 	}
@@ -336,7 +343,7 @@ func (c *Controller) assignSubnets(ctx context.Context, nodes []*api.Node) ([]no
 			return out, err
 		}
 		patch := map[string]any{"metadata": map[string]any{"annotations": map[string]string{netconf.NodeSubnetAnnotation: p.String()}}}
-		if err := c.cfg.Client.Patch(ctx, c.nodes.res, "", n.Metadata.Name, patch, false, nil); err != nil {
+		if err := c.cfg.Client.Patch(ctx, c.nodes.Resource(), "", n.Metadata.Name, patch, false, nil); err != nil {
 			if errors.Is(err, errdefs.ErrNotFound) {
 				continue
 			}
@@ -396,7 +403,7 @@ func (c *Controller) assignAddresses(ctx context.Context, nodes []nodeNet, pods 
 			continue
 		}
 		patch := map[string]any{"metadata": map[string]any{"annotations": map[string]string{netconf.PodNetworkAnnotation: pn.String()}}}
-		if err := c.cfg.Client.Patch(ctx, c.pods.res, p.Metadata.Project, p.Metadata.Name, patch, false, nil); err != nil {
+		if err := c.cfg.Client.Patch(ctx, c.pods.Resource(), p.Metadata.Project, p.Metadata.Name, patch, false, nil); err != nil {
 			if !errors.Is(err, errdefs.ErrNotFound) {
 				errs = append(errs, fmt.Errorf("record pod %s/%s's address: %w", p.Metadata.Project, p.Metadata.Name, err))
 			}

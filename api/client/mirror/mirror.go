@@ -1,4 +1,7 @@
-package controller
+// Package mirror keeps an in-memory copy of one resource across all
+// projects, fed by the API's list and watch: the informer of Slipway's
+// out-of-process controllers (router, SDN).
+package mirror
 
 import (
 	"context"
@@ -23,10 +26,10 @@ const (
 	maxBackoff = 30 * time.Second
 )
 
-// mirror keeps an in-memory copy of every object of one resource across
+// Mirror keeps an in-memory copy of every object of one resource across
 // all projects, fed by list then watch through the API client, and
 // relisting after any watch error. It calls changed after every change.
-type mirror[T any] struct {
+type Mirror[T any] struct {
 	client  *client.Client
 	res     *api.Resource
 	meta    func(*T) *api.ObjectMeta
@@ -38,22 +41,28 @@ type mirror[T any] struct {
 	synced bool
 }
 
-func newMirror[T any](c *client.Client, res *api.Resource, meta func(*T) *api.ObjectMeta, changed func(), log *slog.Logger) *mirror[T] {
-	return &mirror[T]{client: c, res: res, meta: meta, changed: changed, log: log.With("kind", res.Kind), items: map[string]*T{}}
+// New returns a mirror of res; meta gives an object's metadata, changed is
+// called (from Run's goroutine) after the first list and every event.
+func New[T any](c *client.Client, res *api.Resource, meta func(*T) *api.ObjectMeta, changed func(), log *slog.Logger) *Mirror[T] {
+	return &Mirror[T]{client: c, res: res, meta: meta, changed: changed, log: log.With("kind", res.Kind), items: map[string]*T{}}
 }
 
-func objectKey(m *api.ObjectMeta) string { return m.Project + "/" + m.Name }
+// Key is the mirror's key of an object: project/name.
+func Key(m *api.ObjectMeta) string { return m.Project + "/" + m.Name }
 
-// get returns the object project/name, nil if absent.
-func (m *mirror[T]) get(project, name string) *T {
+// Resource is the mirrored resource.
+func (m *Mirror[T]) Resource() *api.Resource { return m.res }
+
+// Get returns the object project/name, nil if absent.
+func (m *Mirror[T]) Get(project, name string) *T {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	return m.items[project+"/"+name]
 }
 
-// snapshot returns the objects and whether the mirror has listed once.
+// Snapshot returns the objects and whether the mirror has listed once.
 // Objects are shared: callers must not modify them.
-func (m *mirror[T]) snapshot() ([]*T, bool) {
+func (m *Mirror[T]) Snapshot() ([]*T, bool) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	out := make([]*T, 0, len(m.items))
@@ -63,8 +72,8 @@ func (m *mirror[T]) snapshot() ([]*T, bool) {
 	return out, m.synced
 }
 
-// run lists and watches until ctx ends.
-func (m *mirror[T]) run(ctx context.Context) {
+// Run lists and watches until ctx ends.
+func (m *Mirror[T]) Run(ctx context.Context) {
 	backoff := minBackoff
 	for ctx.Err() == nil {
 		start := time.Now()
@@ -85,7 +94,7 @@ func (m *mirror[T]) run(ctx context.Context) {
 	}
 }
 
-func (m *mirror[T]) listAndWatch(ctx context.Context) error {
+func (m *Mirror[T]) listAndWatch(ctx context.Context) error {
 	items := map[string]*T{}
 	opts := api.ListOptions{Limit: listPageSize}
 	var rv string
@@ -96,7 +105,7 @@ func (m *mirror[T]) listAndWatch(ctx context.Context) error {
 		}
 		for i := range page.Items {
 			it := &page.Items[i]
-			items[objectKey(m.meta(it))] = it
+			items[Key(m.meta(it))] = it
 		}
 		if rv == "" {
 			rv = page.Metadata.ResourceVersion
@@ -133,7 +142,7 @@ func (m *mirror[T]) listAndWatch(ctx context.Context) error {
 		if err := json.Unmarshal(ev.Object, it); err != nil {
 			return fmt.Errorf("watch %s: decode %s event: %w", m.res.Plural, ev.Type, err)
 		}
-		key := objectKey(m.meta(it))
+		key := Key(m.meta(it))
 		m.mu.Lock()
 		switch ev.Type {
 		case api.Deleted:
