@@ -347,8 +347,9 @@ func (n *Node) Stop(ctx context.Context, stopPods bool) error {
 		errs = append(errs, n.stopAllPods(ctx))
 	}
 	if n.ovn != nil {
-		// The chassis' daemons are this process' children: they stop with
-		// it, and running pods lose the network until the node is back.
+		// A clean stop leaves no chassis daemon running (running pods lose
+		// the network until the node is back). Only a node killed outright
+		// leaves them forwarding, for the next start to adopt.
 		errs = append(errs, n.ovn.stop(ctx))
 	}
 	if n.containerd != nil {

@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"net/netip"
 	"path/filepath"
-	"syscall"
 	"time"
 
 	"github.com/slipway/slipway/api"
@@ -43,7 +42,8 @@ type ovnNode struct {
 }
 
 // startOVN starts the chassis (ovsdb-server, ovs-vswitchd, ovn-controller
-// under dir) and returns the pod network; lookup reads the agent's pods.
+// under dir), adopting the daemons a killed earlier run left running, and
+// returns the pod network; lookup reads the agent's pods.
 func startOVN(ctx context.Context, cfg OVNConfig, name, dir string, lookup func(string) (*api.Pod, bool), log *slog.Logger) (*ovnNode, error) {
 	if cfg.SouthboundRemote == "" {
 		return nil, errors.New("OVN network: the Southbound database address is required")
@@ -57,11 +57,15 @@ func startOVN(ctx context.Context, cfg OVNConfig, name, dir string, lookup func(
 	}
 	startCtx, cancel := context.WithTimeout(ctx, 60*time.Second)
 	defer cancel()
+	start := time.Now()
 	ch, err := ovnstack.StartChassis(startCtx, ovnstack.ChassisConfig{Dir: dir, SystemID: name, SouthboundRemote: cfg.SouthboundRemote,
 		EncapIP: cfg.EncapIP, DatapathType: cfg.DatapathType, Logger: log})
 	if err != nil {
 		return nil, fmt.Errorf("start the OVN chassis (ovsdb-server, ovs-vswitchd, ovn-controller; logs in %s): %w", dir, err)
 	}
+	// After the node was killed outright its chassis kept forwarding and is
+	// adopted here, not restarted.
+	log.Info("OVN chassis up", "adopted", ch.Adopted(), "took", time.Since(start).Round(time.Millisecond))
 	o := &ovnNode{chassis: ch, cluster: cluster}
 	if o.conf, err = ovsdb.Dial(startCtx, ch.Endpoint(), ovsdb.Options{Logger: log}); err != nil {
 		return nil, errors.Join(fmt.Errorf("OVN network: %w", err), ch.Stop(context.WithoutCancel(ctx)))
@@ -127,26 +131,12 @@ func (o *ovnNode) superviseChassis(ctx context.Context, log *slog.Logger) {
 				return
 			case <-time.After(restartBackoff):
 			}
-			pids := o.chassis.PIDs()
-			var rerr error
-			switch {
-			case !running(pids["ovs-vswitchd"]):
-				rerr = o.chassis.RestartVSwitchd(ctx)
-			case !running(pids["ovn-controller"]):
-				rerr = o.chassis.RestartController(ctx)
-			default:
-				rerr = errors.New("the chassis database exited; restart the node")
-			}
-			if rerr != nil && ctx.Err() == nil {
+			if rerr := o.chassis.RestartExited(ctx); rerr != nil && ctx.Err() == nil {
 				log.Error("OVN chassis restart failed", "err", rerr)
 			}
 		}
 	}
 }
-
-// running reports whether the child pid still runs (children are reaped
-// as soon as they exit).
-func running(pid int) bool { return pid > 0 && syscall.Kill(pid, 0) == nil }
 
 func (o *ovnNode) stop(ctx context.Context) error {
 	var errs []error

@@ -1,9 +1,11 @@
 // Package ovnstack starts Slipway's real OVN peers — the central NB and SB
 // ovsdb-servers with ovn-northd, and per node a chassis of ovsdb-server
-// (conf.db), ovs-vswitchd and ovn-controller — as foreground children with
+// (conf.db), ovs-vswitchd and ovn-controller — as foreground processes with
 // every file under a directory it is given, configures them through the
 // ovsdb client, reports unexpected exits and stops them in the documented
-// order (FIELD-NOTES §2.1, §2.8).
+// order (FIELD-NOTES §2.1, §2.8). The daemons run in their own sessions and
+// outlive an owner that is killed; the owner's next start adopts those that
+// still answer (pods keep forwarding) and replaces the rest.
 package ovnstack
 
 import (
@@ -11,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"path/filepath"
 	"sync"
 
 	"github.com/slipway/slipway/sdn/ovsdb"
@@ -43,7 +46,9 @@ type Central struct {
 // StartCentral creates the NB and SB databases on first start (reusing them
 // afterwards), starts both servers and ovn-northd, and returns once the
 // databases answer and hold their global rows. ctx bounds the start-up
-// only; the daemons run until Stop.
+// only; the daemons run until Stop, and outlive this process if it is
+// killed: the next StartCentral on the same Dir adopts each one that still
+// answers on its socket with the same options and replaces the others.
 func StartCentral(ctx context.Context, cfg CentralConfig) (*Central, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
@@ -67,7 +72,7 @@ func StartCentral(ctx context.Context, cfg CentralConfig) (*Central, error) {
 	if err := ensureSingleRow(ctx, c.sb.Endpoint(), SouthboundDB, "SB_Global"); err != nil {
 		return nil, c.abort(ctx, fmt.Errorf("start central: %w", err))
 	}
-	if err := c.startNorthd(); err != nil {
+	if err := c.startNorthd(ctx, true); err != nil {
 		return nil, c.abort(ctx, fmt.Errorf("start central: %w", err))
 	}
 	return c, nil
@@ -83,11 +88,15 @@ func ovnEnv(dir string) []string {
 	}
 }
 
-func (c *Central) startNorthd() error {
+// startNorthd starts ovn-northd, or with adopt takes over the one an
+// earlier run left answering.
+func (c *Central) startNorthd(ctx context.Context, adopt bool) error {
 	args := append([]string{"--ovnnb-db=" + c.nb.Endpoint(), "--ovnsb-db=" + c.sb.Endpoint()},
 		daemonFileArgs(c.cfg.Dir, "ovn-northd", true)...)
-	d, err := startDaemon(daemonSpec{name: "ovn-northd", dir: c.cfg.Dir, netns: c.cfg.NetNS, bin: "ovn-northd",
-		args: args, env: ovnEnv(c.cfg.Dir)}, c.log, c.failures.report)
+	ctl := filepath.Join(c.cfg.Dir, "ovn-northd.ctl")
+	d, err := adoptOrStart(ctx, daemonSpec{name: "ovn-northd", dir: c.cfg.Dir, netns: c.cfg.NetNS, bin: "ovn-northd",
+		args: args, env: ovnEnv(c.cfg.Dir), healthy: func(ctx context.Context, _ int) error { return unixctlAnswers(ctx, ctl) }},
+		adopt, c.log, c.failures.report)
 	if err != nil {
 		return err
 	}
@@ -150,6 +159,19 @@ func (c *Central) PIDs() map[string]int {
 	return pids
 }
 
+// Adopted names the daemons taken over from an earlier run at start.
+func (c *Central) Adopted() []string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var names []string
+	for _, d := range []*daemon{c.nb.daemonOrNil(), c.sb.daemonOrNil(), c.northd} {
+		if d != nil && d.adopted {
+			names = append(names, d.spec.name)
+		}
+	}
+	return names
+}
+
 // RestartNorthd stops ovn-northd and starts it again.
 func (c *Central) RestartNorthd(ctx context.Context) error {
 	c.mu.Lock()
@@ -160,7 +182,7 @@ func (c *Central) RestartNorthd(ctx context.Context) error {
 			return fmt.Errorf("restart ovn-northd: %w", err)
 		}
 	}
-	if err := c.startNorthd(); err != nil {
+	if err := c.startNorthd(ctx, false); err != nil {
 		return fmt.Errorf("restart ovn-northd: %w", err)
 	}
 	return nil

@@ -60,7 +60,10 @@ type Chassis struct {
 // start), ovs-vswitchd and ovn-controller, configures br-int and the OVN
 // settings through the ovsdb client, and returns once the chassis is
 // registered in the Southbound database or ctx ends. ctx bounds the
-// start-up only; the daemons run until Stop.
+// start-up only; the daemons run until Stop, and outlive this process if
+// it is killed: the next StartChassis on the same Dir adopts each one that
+// still answers on its control socket (pods keep forwarding throughout)
+// and replaces the others.
 func StartChassis(ctx context.Context, cfg ChassisConfig) (*Chassis, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
@@ -87,13 +90,16 @@ func StartChassis(ctx context.Context, cfg ChassisConfig) (*Chassis, error) {
 	if err := ensureSingleRow(ctx, ch.db.Endpoint(), VSwitchDB, "Open_vSwitch"); err != nil {
 		return nil, ch.abort(ctx, err)
 	}
-	if err := ch.startVSwitchd(); err != nil {
+	vswitchd, err := ch.startVSwitchd(ctx, true)
+	if err != nil {
 		return nil, ch.abort(ctx, err)
 	}
 	if err := ch.configure(ctx); err != nil {
 		return nil, ch.abort(ctx, err)
 	}
-	if err := ch.startController(); err != nil {
+	// A new ovs-vswitchd needs a new ovn-controller, which would otherwise
+	// wait ~8 s in its OpenFlow reconnect back-off (FIELD-NOTES 2.7).
+	if _, err := ch.startController(ctx, vswitchd.adopted); err != nil {
 		return nil, ch.abort(ctx, err)
 	}
 	if err := ch.waitRegistered(ctx); err != nil {
@@ -113,32 +119,41 @@ func (ch *Chassis) Endpoint() string { return ch.db.Endpoint() }
 // Config returns the configuration with defaults filled in.
 func (ch *Chassis) Config() ChassisConfig { return ch.cfg }
 
-func (ch *Chassis) startVSwitchd() error {
+// startVSwitchd starts ovs-vswitchd, or with adopt takes over the one an
+// earlier run left answering.
+func (ch *Chassis) startVSwitchd(ctx context.Context, adopt bool) (*daemon, error) {
 	args := append([]string{ch.db.Endpoint()}, daemonFileArgs(ch.cfg.Dir, "ovs-vswitchd", true)...)
-	d, err := startDaemon(daemonSpec{name: "ovs-vswitchd", dir: ch.cfg.Dir, netns: ch.cfg.NetNS, bin: "ovs-vswitchd",
-		args: args, env: ovnEnv(ch.cfg.Dir)}, ch.log, ch.failures.report)
+	ctl := filepath.Join(ch.cfg.Dir, "ovs-vswitchd.ctl")
+	d, err := adoptOrStart(ctx, daemonSpec{name: "ovs-vswitchd", dir: ch.cfg.Dir, netns: ch.cfg.NetNS, bin: "ovs-vswitchd",
+		args: args, env: ovnEnv(ch.cfg.Dir), healthy: func(ctx context.Context, _ int) error { return unixctlAnswers(ctx, ctl) }},
+		adopt, ch.log, ch.failures.report)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	ch.mu.Lock()
 	ch.vswitchd = d
 	ch.mu.Unlock()
-	return nil
+	return d, nil
 }
 
-func (ch *Chassis) startController() error {
+// startController starts ovn-controller, or with adopt takes over the one
+// an earlier run left answering.
+func (ch *Chassis) startController(ctx context.Context, adopt bool) (*daemon, error) {
 	// ovn-controller 23.03 has no --unixctl: its control socket is
 	// $OVN_RUNDIR/ovn-controller.<pid>.ctl, inside Dir through ovnEnv.
 	args := append([]string{ch.db.Endpoint()}, daemonFileArgs(ch.cfg.Dir, "ovn-controller", false)...)
-	d, err := startDaemon(daemonSpec{name: "ovn-controller", dir: ch.cfg.Dir, netns: ch.cfg.NetNS, bin: "ovn-controller",
-		args: args, env: ovnEnv(ch.cfg.Dir)}, ch.log, ch.failures.report)
+	healthy := func(ctx context.Context, pid int) error {
+		return unixctlAnswers(ctx, filepath.Join(ch.cfg.Dir, fmt.Sprintf("ovn-controller.%d.ctl", pid)))
+	}
+	d, err := adoptOrStart(ctx, daemonSpec{name: "ovn-controller", dir: ch.cfg.Dir, netns: ch.cfg.NetNS, bin: "ovn-controller",
+		args: args, env: ovnEnv(ch.cfg.Dir), healthy: healthy}, adopt, ch.log, ch.failures.report)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	ch.mu.Lock()
 	ch.controller = d
 	ch.mu.Unlock()
-	return nil
+	return d, nil
 }
 
 // configure creates br-int unless it exists and sets the OVN keys of
@@ -247,7 +262,7 @@ func (ch *Chassis) RestartController(ctx context.Context) error {
 	if err := ch.stopController(ctx); err != nil {
 		return fmt.Errorf("restart ovn-controller: %w", err)
 	}
-	if err := ch.startController(); err != nil {
+	if _, err := ch.startController(ctx, false); err != nil {
 		return fmt.Errorf("restart ovn-controller: %w", err)
 	}
 	return nil
@@ -268,13 +283,45 @@ func (ch *Chassis) RestartVSwitchd(ctx context.Context) error {
 			return fmt.Errorf("restart ovs-vswitchd: %w", err)
 		}
 	}
-	if err := ch.startVSwitchd(); err != nil {
+	if _, err := ch.startVSwitchd(ctx, false); err != nil {
 		return fmt.Errorf("restart ovs-vswitchd: %w", err)
 	}
-	if err := ch.startController(); err != nil {
+	if _, err := ch.startController(ctx, false); err != nil {
 		return fmt.Errorf("restart ovs-vswitchd: %w", err)
 	}
 	return nil
+}
+
+// RestartExited restarts the daemons that exited on their own: ovs-vswitchd
+// together with ovn-controller, or ovn-controller alone (the datapath keeps
+// forwarding meanwhile). Pods keep their veths. A chassis whose database
+// exited is not repaired: that is an error.
+func (ch *Chassis) RestartExited(ctx context.Context) error {
+	ch.mu.Lock()
+	vswitchd, controller := ch.vswitchd, ch.controller
+	ch.mu.Unlock()
+	switch {
+	case ch.db.daemon.hasExited():
+		return errors.New("the chassis database (conf.db ovsdb-server) exited; restart the node")
+	case vswitchd == nil || vswitchd.hasExited():
+		return ch.RestartVSwitchd(ctx)
+	case controller == nil || controller.hasExited():
+		return ch.RestartController(ctx)
+	}
+	return nil
+}
+
+// Adopted names the daemons taken over from an earlier run at start.
+func (ch *Chassis) Adopted() []string {
+	ch.mu.Lock()
+	defer ch.mu.Unlock()
+	var names []string
+	for _, d := range []*daemon{ch.db.daemonOrNil(), ch.vswitchd, ch.controller} {
+		if d != nil && d.adopted {
+			names = append(names, d.spec.name)
+		}
+	}
+	return names
 }
 
 func (ch *Chassis) stopController(ctx context.Context) error {
@@ -309,7 +356,7 @@ func (ch *Chassis) Stop(ctx context.Context) error {
 // JSON-RPC framing as OVSDB), falling back to SIGTERM.
 func (ch *Chassis) stopVSwitchdCleanly(ctx context.Context, d *daemon) error {
 	d.stopping.Store(true)
-	if d.exited() {
+	if d.hasExited() {
 		return nil
 	}
 	callCtx, cancel := context.WithTimeout(ctx, 2*time.Second)

@@ -50,8 +50,9 @@ type Database struct {
 	daemon *daemon
 }
 
-// StartDatabase creates the database file if needed, starts ovsdb-server as
-// a foreground child and returns once it answers on its unix socket.
+// StartDatabase creates the database file if needed, starts ovsdb-server
+// (or adopts the one an earlier run left serving the same file with the
+// same options) and returns once it answers on its unix socket.
 func StartDatabase(ctx context.Context, cfg DatabaseConfig) (*Database, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
@@ -73,8 +74,9 @@ func StartDatabase(ctx context.Context, cfg DatabaseConfig) (*Database, error) {
 		args = append(args, "--remote=ptcp:"+port+":"+host)
 	}
 	args = append(args, daemonFileArgs(cfg.Dir, cfg.Name, true)...)
-	d, err := startDaemon(daemonSpec{name: cfg.Name, dir: cfg.Dir, netns: cfg.NetNS, bin: "ovsdb-server", args: args, env: cfg.Env},
-		cfg.Logger, cfg.OnExit)
+	spec := daemonSpec{name: cfg.Name, dir: cfg.Dir, netns: cfg.NetNS, bin: "ovsdb-server", args: args, env: cfg.Env,
+		healthy: func(ctx context.Context, _ int) error { return ovsdbAnswers(ctx, "unix:"+sock) }}
+	d, err := adoptOrStart(ctx, spec, true, cfg.Logger, cfg.OnExit)
 	if err != nil {
 		return nil, fmt.Errorf("database %s: %w", cfg.Name, err)
 	}
@@ -152,6 +154,9 @@ func (db *Database) TCPEndpoint() string {
 	}
 	return "tcp:" + db.cfg.ListenTCP
 }
+
+// Adopted reports whether the server is a survivor of an earlier run.
+func (db *Database) Adopted() bool { return db.daemon.adopted }
 
 // PID is the server's process id.
 func (db *Database) PID() int { return db.daemon.pid() }

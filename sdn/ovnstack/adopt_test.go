@@ -1,0 +1,288 @@
+package ovnstack_test
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"maps"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/slipway/slipway/sdn/ovnstack"
+	"github.com/slipway/slipway/sdn/ovsdb"
+)
+
+// ownerEnv tells the test binary to act as the owner process of
+// TestAdoptAfterOwnerKilled: start a central and a chassis, print "ready",
+// and wait to be killed.
+const ownerEnv = "SLIPWAY_OVNSTACK_OWNER"
+
+// TestOwnerProcess is the owner process (a re-run of this test binary);
+// outside TestAdoptAfterOwnerKilled it skips.
+func TestOwnerProcess(t *testing.T) {
+	spec := os.Getenv(ownerEnv)
+	if spec == "" {
+		t.Skip("runs only as TestAdoptAfterOwnerKilled's owner process")
+	}
+	dir, netns, _ := strings.Cut(spec, ",")
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	central, err := ovnstack.StartCentral(ctx, ovnstack.CentralConfig{Dir: filepath.Join(dir, "central")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ovnstack.StartChassis(ctx, ovnstack.ChassisConfig{Dir: filepath.Join(dir, "chassis"), SystemID: "adopt",
+		SouthboundRemote: central.SouthboundEndpoint(), NetNS: netns}); err != nil {
+		t.Fatal(err)
+	}
+	fmt.Println("ready")
+	select {} // until killed
+}
+
+// startOwner runs the owner process and waits for its "ready".
+func startOwner(t *testing.T, dir, netns string) *exec.Cmd {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], "-test.run=^TestOwnerProcess$", "-test.v")
+	cmd.Env = append(os.Environ(), ownerEnv+"="+dir+","+netns)
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if cmd.ProcessState == nil {
+			_ = cmd.Process.Kill()
+			_ = cmd.Wait()
+		}
+	})
+	ready := make(chan bool, 1)
+	go func() {
+		sc := bufio.NewScanner(out)
+		for sc.Scan() {
+			if sc.Text() == "ready" {
+				ready <- true
+			}
+		}
+		ready <- false
+	}()
+	select {
+	case ok := <-ready:
+		if !ok {
+			_ = cmd.Wait()
+			t.Fatal("the owner process ended before it was ready")
+		}
+	case <-time.After(40 * time.Second):
+		_ = cmd.Process.Kill()
+		t.Fatal("the owner process not ready within 40 s")
+	}
+	return cmd
+}
+
+func killOwner(t *testing.T, cmd *exec.Cmd) {
+	t.Helper()
+	if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	_ = cmd.Wait()
+}
+
+// pidFiles reads every daemon's pid file under dir/central and dir/chassis.
+func pidFiles(t *testing.T, dir string) map[string]int {
+	t.Helper()
+	pids := map[string]int{}
+	for _, f := range []string{"central/nb", "central/sb", "central/ovn-northd", "chassis/conf", "chassis/ovs-vswitchd", "chassis/ovn-controller"} {
+		b, err := os.ReadFile(filepath.Join(dir, f+".pid"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		pids[f] = pid
+	}
+	return pids
+}
+
+// TestAdoptAfterOwnerKilled kills (SIGKILL) the process that started a
+// central and a chassis while two pods ping each other every 10 ms: the
+// daemons live on, a new StartCentral/StartChassis on the same directories
+// adopts all six (same pids), and not one ping is lost. Then the daemons
+// and their owner are all killed: the next start must cope with the stale
+// pid files, sockets and locks. Finally Stop leaves nothing running.
+func TestAdoptAfterOwnerKilled(t *testing.T) {
+	requirePeers(t)
+	suffix := uniqueSuffix(t)
+	dir, err := os.MkdirTemp("", "ovnadopt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = os.RemoveAll(dir) })
+	nodeNS := "slw-" + suffix + "-node"
+	addNetNS(t, nodeNS)
+	t.Cleanup(func() {
+		// Whatever a failed run left behind.
+		for _, p := range processesUnder(dir) {
+			pid, _, _ := strings.Cut(p, ":")
+			if n, err := strconv.Atoi(pid); err == nil {
+				_ = syscall.Kill(n, syscall.SIGKILL)
+			}
+		}
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+
+	owner := startOwner(t, dir, nodeNS)
+	before := pidFiles(t, dir)
+	nb, err := ovsdb.Dial(ctx, "unix:"+filepath.Join(dir, "central", "nb.sock"), ovsdb.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nb.Close()
+	conf, err := ovsdb.Dial(ctx, "unix:"+filepath.Join(dir, "chassis", "conf.sock"), ovsdb.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conf.Close()
+	pods := []pod{
+		{ns: "slw-" + suffix + "-a1", lsp: "a1", mac: "0a:58:0a:00:00:15", ip: "10.0.0.21", hostVeth: "veth-a1"},
+		{ns: "slw-" + suffix + "-a2", lsp: "a2", mac: "0a:58:0a:00:00:16", ip: "10.0.0.22", hostVeth: "veth-a2"},
+	}
+	ops := []ovsdb.Operation{ovsdb.Insert(ovsdb.TableLogicalSwitch, ovsdb.LogicalSwitch{Name: "ls-adopt"}.Row(), "ls")}
+	for i, p := range pods {
+		ops = append(ops, ovsdb.InsertReferenced(ovsdb.TableLogicalSwitch, ovsdb.NamedUUID("ls"), "ports",
+			ovsdb.TableLogicalSwitchPort, ovsdb.LogicalSwitchPort{Name: p.lsp, Addresses: []string{p.mac + " " + p.ip}}.Row(),
+			fmt.Sprintf("lsp%d", i))...)
+	}
+	if _, err := nb.Transact(ctx, ovsdb.NorthboundDB, ops...); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range pods {
+		plugPod(t, ctx, conf, nodeNS, p)
+	}
+	assertForwarding(t, pods[0], pods[1])
+
+	// 600 pings at 10 ms: ~6 s across the kill and the adoption.
+	ping := exec.Command("ip", "netns", "exec", pods[0].ns, "ping", "-i", "0.01", "-c", "600", "-W", "1", pods[1].ip)
+	var pingOut strings.Builder
+	ping.Stdout, ping.Stderr = &pingOut, &pingOut
+	if err := ping.Start(); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(time.Second) // pings on both sides of the kill
+	killOwner(t, owner)
+	time.Sleep(time.Second) // nobody minds the daemons meanwhile
+
+	began := time.Now()
+	central, err := ovnstack.StartCentral(ctx, ovnstack.CentralConfig{Dir: filepath.Join(dir, "central")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	chassis, err := ovnstack.StartChassis(ctx, ovnstack.ChassisConfig{Dir: filepath.Join(dir, "chassis"), SystemID: "adopt",
+		SouthboundRemote: central.SouthboundEndpoint(), NetNS: nodeNS})
+	if err != nil {
+		_ = central.Stop(ctx)
+		t.Fatal(err)
+	}
+	t.Logf("central and chassis adopted in %s", time.Since(began))
+	adopted := append(central.Adopted(), chassis.Adopted()...)
+	slices.Sort(adopted)
+	if want := []string{"conf", "nb", "ovn-controller", "ovn-northd", "ovs-vswitchd", "sb"}; !slices.Equal(adopted, want) {
+		t.Errorf("adopted %v, want %v", adopted, want)
+	}
+	if after := pidFiles(t, dir); !maps.Equal(before, after) {
+		t.Errorf("pids changed: %v, then %v", before, after)
+	}
+	if err := ping.Wait(); err != nil {
+		t.Errorf("ping: %v\n%s", err, pingOut.String())
+	}
+	loss := regexp.MustCompile(`(\d+) packets transmitted, (\d+) received`).FindStringSubmatch(pingOut.String())
+	if loss == nil || loss[1] != loss[2] {
+		t.Errorf("pings lost across the kill and adoption: %q", lastLine(pingOut.String()))
+	} else {
+		t.Logf("%s of %s pings answered across the kill and adoption", loss[2], loss[1])
+	}
+	// Adopted daemons are still supervised.
+	if err := syscall.Kill(chassis.PIDs()["ovn-controller"], syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-chassis.Errors():
+		t.Logf("reported: %v", err)
+	case <-time.After(5 * time.Second):
+		t.Fatal("an adopted ovn-controller's death not reported within 5 s")
+	}
+	if err := chassis.RestartExited(ctx); err != nil {
+		t.Fatal(err)
+	}
+	assertForwarding(t, pods[0], pods[1])
+	if err := chassis.Stop(ctx); err != nil {
+		t.Error(err)
+	}
+	if err := central.Stop(ctx); err != nil {
+		t.Error(err)
+	}
+	eventually(t, 10*time.Second, "no daemon left after Stop", func() error {
+		if left := processesUnder(dir); len(left) > 0 {
+			return fmt.Errorf("still running: %v", left)
+		}
+		return nil
+	})
+
+	// Everything killed at once: stale pid files, sockets and locks.
+	owner = startOwner(t, dir, nodeNS)
+	// The chassis row survives in the SB database, so "ready" may come
+	// before every daemon has written its pid file.
+	eventually(t, 10*time.Second, "every pid file written", func() error {
+		for _, f := range []string{"ovs-vswitchd", "ovn-controller"} {
+			if _, err := os.Stat(filepath.Join(dir, "chassis", f+".pid")); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	stale := pidFiles(t, dir)
+	killOwner(t, owner)
+	for _, pid := range stale {
+		_ = syscall.Kill(pid, syscall.SIGKILL)
+	}
+	eventually(t, 10*time.Second, "the killed daemons gone", func() error {
+		if left := processesUnder(dir); len(left) > 0 {
+			return fmt.Errorf("still running: %v", left)
+		}
+		return nil
+	})
+	began = time.Now()
+	central, err = ovnstack.StartCentral(ctx, ovnstack.CentralConfig{Dir: filepath.Join(dir, "central")})
+	if err != nil {
+		t.Fatalf("start on stale state: %v", err)
+	}
+	defer central.Stop(ctx)
+	chassis, err = ovnstack.StartChassis(ctx, ovnstack.ChassisConfig{Dir: filepath.Join(dir, "chassis"), SystemID: "adopt",
+		SouthboundRemote: central.SouthboundEndpoint(), NetNS: nodeNS})
+	if err != nil {
+		t.Fatalf("start on stale state: %v", err)
+	}
+	defer chassis.Stop(ctx)
+	t.Logf("started afresh on stale state in %s (adopted %v %v)", time.Since(began), central.Adopted(), chassis.Adopted())
+	if len(central.Adopted())+len(chassis.Adopted()) != 0 {
+		t.Errorf("adopted dead daemons: %v %v", central.Adopted(), chassis.Adopted())
+	}
+	assertForwarding(t, pods[0], pods[1])
+}
+
+func lastLine(s string) string {
+	lines := strings.Split(strings.TrimSpace(s), "\n")
+	return strings.Join(lines[max(0, len(lines)-2):], " / ")
+}
