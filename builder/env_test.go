@@ -103,6 +103,7 @@ func newEnv(t testing.TB) *env {
 	e := &env{t: t, dir: t.TempDir()}
 	e.ns = fmt.Sprintf("slipway-build-test-%d-%d", os.Getpid(), n)
 	e.bridge = fmt.Sprintf("slwb%d-%d", os.Getpid()%100000, n)
+	testpeer.ReclaimLinks(t, "slwb")
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
 	if testing.Verbose() {
 		logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))

@@ -111,6 +111,7 @@ func newEnv(t testing.TB, subnet int) *env {
 	}
 	e.ns = fmt.Sprintf("slipway-agent-test-%d-%d", os.Getpid(), subnet)
 	e.bridge = fmt.Sprintf("slwa%d-%d", os.Getpid()%100000, subnet)
+	testpeer.ReclaimLinks(t, "slwa")
 
 	srv, err := server.Start(ctx, server.Config{
 		Listen: "127.0.0.1:0", DataDir: filepath.Join(e.dir, "server"), DatabaseURL: storetest.NewDatabase(t),

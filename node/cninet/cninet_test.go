@@ -36,6 +36,7 @@ func TestAttachDetach(t *testing.T) {
 	}
 	dir := t.TempDir()
 	bridge := fmt.Sprintf("slwc%d", os.Getpid()%100000)
+	testpeer.ReclaimLinks(t, "slwc")
 	t.Cleanup(func() { exec.Command("ip", "link", "del", bridge).Run() })
 	subnet := netip.MustParsePrefix("10.254.100.0/24")
 	n, err := cninet.New(cninet.Config{Dir: dir, Bridge: bridge, NetworkName: bridge, Subnet: subnet})

@@ -59,6 +59,7 @@ func TestBuilderImages(t *testing.T) {
 		t.Fatal(err)
 	}
 	bridge := fmt.Sprintf("slwi%d", os.Getpid()%100000)
+	testpeer.ReclaimLinks(t, "slwi")
 	ns := fmt.Sprintf("slipway-host-images-%d", os.Getpid())
 	n, err := host.Start(ctx, host.Config{Name: "imagestest", Dir: filepath.Join(dir, "node"), Client: nodeClient,
 		PodSubnet: "10.252.9.0/24", Bridge: bridge, Namespace: ns, Logger: quiet,

@@ -79,6 +79,7 @@ func TestNodeLogsAndExecThroughTheAPI(t *testing.T) {
 		t.Fatal(err)
 	}
 	bridge := fmt.Sprintf("slwh%d", os.Getpid()%100000)
+	testpeer.ReclaimLinks(t, "slwh")
 	ns := fmt.Sprintf("slipway-host-test-%d", os.Getpid())
 	n, err := host.Start(ctx, host.Config{Name: "hosttest", Dir: filepath.Join(dir, "node"), Client: nodeClient,
 		PodSubnet: "10.252.7.0/24", Bridge: bridge, Namespace: ns, Logger: quiet})
@@ -299,6 +300,7 @@ func TestPodsSurviveTheAPIServer(t *testing.T) {
 		t.Fatal(err)
 	}
 	bridge := fmt.Sprintf("slws%d", os.Getpid()%100000)
+	testpeer.ReclaimLinks(t, "slws")
 	ns := fmt.Sprintf("slipway-survivor-%d", os.Getpid())
 	n, err := host.Start(ctx, host.Config{Name: "survivor", Dir: filepath.Join(dir, "node"), Client: nodeClient,
 		PodSubnet: "10.252.8.0/24", Bridge: bridge, Namespace: ns, Logger: quiet,

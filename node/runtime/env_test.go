@@ -62,6 +62,7 @@ func newEnv(t testing.TB, subnetIndex int) *env {
 	}
 	e.ns = fmt.Sprintf("slipway-test-%d-%d", os.Getpid(), subnetIndex)
 	e.bridge = fmt.Sprintf("slwt%d-%d", os.Getpid()%100000, subnetIndex)
+	testpeer.ReclaimLinks(t, "slwt")
 	e.rtDir = filepath.Join(e.dir, "runtime")
 	e.cniDir = filepath.Join(e.dir, "cni")
 	e.startDaemon()
