@@ -103,6 +103,14 @@ func (e *Executor) inject(j *job, p *plan, rootfs string) error {
 	if err != nil {
 		return err
 	}
+	// src/, scripts/ and artifacts/ start empty: what the image holds there
+	// (a symbolic link out of the root filesystem, say) is removed, so that
+	// nothing is written through it on the host.
+	for _, d := range []string{"src", "scripts", "artifacts"} {
+		if err := os.RemoveAll(filepath.Join(dest, d)); err != nil {
+			return fmt.Errorf("clear %s/%s: %w", p.dest, d, err)
+		}
+	}
 	srcDir := filepath.Join(dest, "src")
 	if err := mkdirOwned(srcDir, int(p.uid), int(p.gid)); err != nil {
 		return err
@@ -125,6 +133,9 @@ func (e *Executor) inject(j *job, p *plan, rootfs string) error {
 	}
 	if p.artifacts != "" {
 		artDir := filepath.Join(dest, "artifacts")
+		if err := mkdirOwned(artDir, int(p.uid), int(p.gid)); err != nil {
+			return err
+		}
 		f, err := os.Open(p.artifacts)
 		if err != nil {
 			return fmt.Errorf("open artifacts: %w", err)

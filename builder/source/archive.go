@@ -13,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 )
 
 // MaxArchiveSize bounds a binary source archive's uncompressed size.
@@ -106,6 +107,11 @@ func ExtractTar(dir string, r io.Reader) error {
 		mode := os.FileMode(hdr.Mode & 0o7777)
 		switch hdr.Typeflag {
 		case tar.TypeDir:
+			if fi, err := os.Lstat(target); err == nil && !fi.IsDir() {
+				if err := os.Remove(target); err != nil {
+					return fmt.Errorf("extract %s: %w", hdr.Name, err)
+				}
+			}
 			if err := os.MkdirAll(target, mode|0o700); err != nil {
 				return fmt.Errorf("extract %s: %w", hdr.Name, err)
 			}
@@ -117,7 +123,12 @@ func ExtractTar(dir string, r io.Reader) error {
 			if err := os.MkdirAll(filepath.Dir(target), 0o755); err != nil {
 				return fmt.Errorf("extract %s: %w", hdr.Name, err)
 			}
-			f, err := os.OpenFile(target, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, mode)
+			// An entry may replace an earlier one, never write through a
+			// symbolic link the archive made.
+			if err := os.Remove(target); err != nil && !errors.Is(err, os.ErrNotExist) {
+				return fmt.Errorf("extract %s: %w", hdr.Name, err)
+			}
+			f, err := os.OpenFile(target, os.O_CREATE|os.O_EXCL|os.O_WRONLY|syscall.O_NOFOLLOW, mode)
 			if err != nil {
 				return fmt.Errorf("extract %s: %w", hdr.Name, err)
 			}

@@ -195,3 +195,27 @@ func TestFetchBinary(t *testing.T) {
 		})
 	}
 }
+
+// TestExtractTarNeverFollowsLinks: an archive that plants a symbolic link
+// and then writes a file of the same name replaces the link; nothing is
+// written outside the directory.
+func TestExtractTarNeverFollowsLinks(t *testing.T) {
+	outside := filepath.Join(t.TempDir(), "victim")
+	if err := os.WriteFile(outside, []byte("untouched"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	archive := tarGz(t, []tar.Header{
+		{Name: "a", Typeflag: tar.TypeSymlink, Linkname: outside},
+		{Name: "a", Typeflag: tar.TypeReg, Mode: 0o644},
+	}, map[string]string{"a": "overwritten"})
+	dir := t.TempDir()
+	if err := source.ExtractTarGz(dir, bytes.NewReader(archive)); err != nil {
+		t.Fatal(err)
+	}
+	if b, _ := os.ReadFile(outside); string(b) != "untouched" {
+		t.Errorf("a file outside the directory was written: %q", b)
+	}
+	if fi, err := os.Lstat(filepath.Join(dir, "a")); err != nil || !fi.Mode().IsRegular() {
+		t.Errorf("a = %v, %v; want the regular file", fi, err)
+	}
+}
