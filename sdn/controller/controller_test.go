@@ -216,6 +216,9 @@ func readView(t testing.TB, nb *ovsdb.Client) nbView {
 	aclText := map[ovsdb.UUID]string{}
 	for _, a := range acls {
 		aclText[a.UUID] = fmt.Sprintf("%d %s %s", a.Priority, a.Action, a.Match)
+		if a.Direction != "to-lport" {
+			aclText[a.UUID] += " (" + a.Direction + ")"
+		}
 	}
 	pgs, err := ovsdb.SelectRows(ctx, nb, ovsdb.NorthboundDB, ovsdb.TablePortGroup, nil, ovsdb.PortGroupFromRow)
 	if err != nil {
@@ -327,7 +330,8 @@ func TestNorthbound(t *testing.T) {
 		if got := v.lspAddr[a1]; got != addrs["a1"].MAC+" "+pfx.Addr().String() {
 			return fmt.Errorf("a1's port addresses %q", got)
 		}
-		if got := v.acls["slw_pods"]; !same(got, []string{"1001 allow-related outport == @slw_pods && ip4.src == $slw_mgmt_ip4",
+		hosts := "(ip4.src == $slw_mgmt_ip4 && ip4.dst == $slw_pods_ip4) || (ip4.src == $slw_pods_ip4 && ip4.dst == $slw_mgmt_ip4)"
+		if got := v.acls["slw_pods"]; !same(got, []string{"1001 allow-stateless " + hosts, "1001 allow-stateless " + hosts + " (from-lport)",
 			"900 drop outport == @slw_pods && ip4"}) {
 			return fmt.Errorf("slw_pods ACLs %v", got)
 		}

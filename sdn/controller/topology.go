@@ -171,8 +171,18 @@ func buildTopology(cluster netip.Prefix, nodes []nodeNet, pods []podNet, project
 
 	all := &portGroupSpec{pg: ovsdb.PortGroup{Name: podsPortGroup, ExternalIDs: ids(KeyExternalID, "pg/pods")}, acls: map[string]ovsdb.ACL{}}
 	all.acls["pg/pods/drop"] = acl("pg/pods/drop", priorityDrop, fmt.Sprintf("outport == @%s && ip4", podsPortGroup), "drop")
-	all.acls["pg/pods/hosts"] = acl("pg/pods/hosts", priorityAllow,
-		fmt.Sprintf("outport == @%s && ip4.src == $%s_ip4", podsPortGroup, mgmtPortGroup), "allow-related")
+	// Hosts (their management ports) reach every pod, without conntrack:
+	// the router's and the probes' connections are a host's busiest, and
+	// Open vSwitch 3.1's userspace conntrack crashes (assertion in
+	// conn_update_state) under such connection churn. Both directions and
+	// both pipelines must skip it, or replies would be tracked as invalid.
+	hosts := fmt.Sprintf("(ip4.src == $%[1]s_ip4 && ip4.dst == $%[2]s_ip4) || (ip4.src == $%[2]s_ip4 && ip4.dst == $%[1]s_ip4)",
+		mgmtPortGroup, podsPortGroup)
+	for key, dir := range map[string]string{"pg/pods/hosts": "to-lport", "pg/pods/hosts-ingress": "from-lport"} {
+		a := acl(key, priorityAllow, hosts, "allow-stateless")
+		a.Direction = dir
+		all.acls[key] = a
+	}
 	t.portGroups["pg/pods"] = all
 
 	byProject := map[string][]podNet{}

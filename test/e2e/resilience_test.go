@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"net/http"
 	"os"
@@ -35,19 +36,45 @@ import (
 // request may fail, no stored object may be lost, and the pods must be the
 // same ones (adopted, not restarted). Each step's duration goes to
 // test/artifacts/e2e/resilience.txt.
-func TestProcessRestartsUnderLoad(t *testing.T) {
+func TestProcessRestartsUnderLoad(t *testing.T) { processRestartsUnderLoad(t, false) }
+
+// TestProcessRestartsUnderLoadOVN is the same on the OVN network: the
+// control plane is `slipway up --no-node --no-router --network ovn` (API
+// server, controllers, OVN central, SDN controller) and the node joins
+// through the Southbound database over TCP. The OVN daemons outlive the
+// killed control plane and node — the route keeps reaching the pods
+// through the node's datapath — and each restart adopts them: their pids
+// do not change. A clean stop of both leaves no OVS/OVN process. Steps go
+// to test/artifacts/e2e/resilience-ovn.txt.
+func TestProcessRestartsUnderLoadOVN(t *testing.T) { processRestartsUnderLoad(t, true) }
+
+func processRestartsUnderLoad(t *testing.T, ovn bool) {
 	testpeer.RequireRoot(t)
 	testpeer.RequireBinary(t, "HAProxy", "haproxy")
+	reportName := "resilience.txt"
+	if ovn {
+		for _, bin := range []string{"ovsdb-server", "ovn-northd", "ovs-vswitchd", "ovn-controller", "ethtool", "nsenter"} {
+			testpeer.RequireBinary(t, bin, bin)
+		}
+		reportName = "resilience-ovn.txt"
+		lockHostOVN(t)
+	}
 	ctx := context.Background()
-	report := newReport(t, "resilience.txt")
+	report := newReport(t, reportName)
 	dsn := storetest.NewDatabase(t)
 	data := dataDir(t)
 
 	apiPort := freeLoopbackPort(t)
 	url := "https://127.0.0.1:" + strconv.Itoa(apiPort)
 	ca := filepath.Join(data, "server", "pki", "ca.crt")
-	server := startDaemon(t, "slipway server", []string{"SLIPWAY_BOOTSTRAP_PASSWORD=" + adminPassword},
-		"server", "--database-url", dsn, "--data-dir", filepath.Join(data, "server"), "--listen", "127.0.0.1:"+strconv.Itoa(apiPort))
+	serverArgs := []string{"server", "--database-url", dsn, "--data-dir", filepath.Join(data, "server"), "--listen", "127.0.0.1:" + strconv.Itoa(apiPort)}
+	nodeNetwork := []string{"--bridge", "slipres0", "--pod-subnet", "10.241.0.0/24"}
+	if ovn {
+		sb := "127.0.0.1:" + strconv.Itoa(freeLoopbackPort(t))
+		serverArgs = append([]string{"up", "--no-node", "--no-router", "--network", "ovn", "--ovn-sb-listen", sb}, serverArgs[1:]...)
+		nodeNetwork = []string{"--ovn-sb", "tcp:" + sb}
+	}
+	server := startDaemon(t, "slipway "+serverArgs[0], []string{"SLIPWAY_BOOTSTRAP_PASSWORD=" + adminPassword}, serverArgs...)
 	admin := waitForAPI(t, url, ca)
 	report.step("API server up")
 
@@ -59,9 +86,9 @@ func TestProcessRestartsUnderLoad(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	node := startDaemon(t, "slipway node", nil, "node", "--server", url, "--certificate-authority", ca, "--token-file", nodeTokenFile,
-		"--name", "n1", "--data-dir", filepath.Join(data, "node"), "--listen", "127.0.0.1:"+strconv.Itoa(freeLoopbackPort(t)),
-		"--metrics-listen", "127.0.0.1:0", "--bridge", "slipres0", "--pod-subnet", "10.241.0.0/24")
+	node := startDaemon(t, "slipway node", nil, append([]string{"node", "--server", url, "--certificate-authority", ca, "--token-file", nodeTokenFile,
+		"--name", "n1", "--data-dir", filepath.Join(data, "node"), "--listen", "127.0.0.1:" + strconv.Itoa(freeLoopbackPort(t)),
+		"--metrics-listen", "127.0.0.1:0"}, nodeNetwork...)...)
 	routerDir, err := os.MkdirTemp("", "rt-") // short: HAProxy's sockets live here
 	if err != nil {
 		t.Fatal(err)
@@ -86,7 +113,7 @@ func TestProcessRestartsUnderLoad(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer ctr.Close()
+	t.Cleanup(func() { ctr.Close() }) // after removeApp's cleanup
 	archive, err := sampleimage.Build(ctx, t.TempDir(), sampleimage.Spec{Ref: image})
 	if err != nil {
 		t.Fatal(err)
@@ -105,11 +132,41 @@ func TestProcessRestartsUnderLoad(t *testing.T) {
 	}
 	get := deployWebApp(t, admin, image, routerHTTP)
 	eventually(t, "the app answering through the route", get)
+	// A node's clean stop keeps its pods running (a restart adopts them):
+	// the test deletes them before it ends, so it leaves nothing behind.
+	var removeOnce sync.Once
+	removeApp := func() (err error) {
+		removeOnce.Do(func() {
+			if err = admin.Delete(ctx, lookup("deployments"), "shop", "web", nil); err != nil {
+				return
+			}
+			deadline := time.Now().Add(30 * time.Second)
+			for {
+				cs, cerr := ctr.Containers(ctx)
+				if cerr == nil && len(cs) == 0 {
+					return
+				}
+				if time.Now().After(deadline) {
+					err = fmt.Errorf("the node's containers not removed within 30 s: %d left, %v", len(cs), cerr)
+					return
+				}
+				time.Sleep(100 * time.Millisecond) // bounded poll of the node
+			}
+		})
+		return err
+	}
+	t.Cleanup(func() { _ = removeApp() }) // runs before the daemons stop
+	eventually(t, "both pods ready", func() error { return deploymentReady(ctx, admin, 2) })
 	report.step("app serving through the route")
 	podsBefore := podNames(t, admin, lookup("pods"))
 
 	load := startLoad(get, 4)
 	pause := func() { time.Sleep(2 * time.Second) } // traffic on both sides of each event
+	ovnPIDs := func() map[string]int { return nil }
+	if ovn {
+		ovnPIDs = func() map[string]int { return ovnDaemonPIDs(t, data) }
+	}
+	ovnBefore := ovnPIDs()
 
 	pause()
 	server.restart(syscall.SIGKILL)
@@ -129,6 +186,9 @@ func TestProcessRestartsUnderLoad(t *testing.T) {
 		return nodeReady(ctx, admin, lookup("nodes"), "n1")
 	})
 	report.step("node agent killed (SIGKILL) and back, renewing its lease, node Ready")
+	if after := ovnPIDs(); !maps.Equal(after, ovnBefore) {
+		t.Errorf("OVN daemons replaced, not adopted, across the kills: %v, then %v", ovnBefore, after)
+	}
 	pause()
 	for i := range 10 {
 		create("routes", "shop", api.Route{Metadata: api.ObjectMeta{Name: fmt.Sprintf("extra-%d", i)},
@@ -175,6 +235,49 @@ func TestProcessRestartsUnderLoad(t *testing.T) {
 	if err := admin.Get(ctx, lookup("deployments"), "shop", "web", &d); err != nil || d.Status.ReadyReplicas != 2 {
 		t.Errorf("deployment after the restarts: %+v, %v", d.Status, err)
 	}
+	if after := ovnPIDs(); !maps.Equal(after, ovnBefore) {
+		t.Errorf("OVN daemons restarted during the run: %v, then %v", ovnBefore, after)
+	}
+	if err := removeApp(); err != nil {
+		t.Error(err)
+	}
+	if ovn {
+		node.stop(syscall.SIGTERM)
+		server.stop(syscall.SIGTERM)
+		if left := ovnProcessesUnder(data); len(left) > 0 {
+			t.Errorf("OVS/OVN processes left after a clean stop: %v", left)
+		}
+		report.step("node and control plane stopped (SIGTERM): no OVS/OVN process left")
+	}
+}
+
+// ovnDaemonPIDs reads the pid files of the OVN central (under the control
+// plane's data dir) and of the node's chassis.
+func ovnDaemonPIDs(t *testing.T, data string) map[string]int {
+	t.Helper()
+	pids := map[string]int{}
+	for _, f := range []string{"server/ovn/central/nb", "server/ovn/central/sb", "server/ovn/central/ovn-northd",
+		"node/ovn/conf", "node/ovn/ovs-vswitchd", "node/ovn/ovn-controller"} {
+		pids[f] = readPID(t, filepath.Join(data, f+".pid"))
+	}
+	return pids
+}
+
+// ovnProcessesUnder lists the OVS/OVN processes whose command line names
+// a path under dir.
+func ovnProcessesUnder(dir string) []string {
+	var found []string
+	entries, _ := os.ReadDir("/proc")
+	for _, e := range entries {
+		cmdline, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
+		if err != nil || !strings.Contains(string(cmdline), dir) {
+			continue
+		}
+		if argv0, _, _ := strings.Cut(string(cmdline), "\x00"); strings.HasPrefix(filepath.Base(argv0), "ov") {
+			found = append(found, e.Name()+": "+strings.ReplaceAll(string(cmdline), "\x00", " "))
+		}
+	}
+	return found
 }
 
 // loadRun is constant traffic from a few clients.
@@ -196,9 +299,10 @@ func startLoad(get func() error, clients int) *loadRun {
 					return
 				default:
 				}
+				began := time.Now()
 				if err := get(); err != nil {
 					l.mu.Lock()
-					l.failures = append(l.failures, time.Now().Format("15:04:05.000")+" "+err.Error())
+					l.failures = append(l.failures, began.Format("15:04:05.000")+"→"+time.Now().Format("15:04:05.000")+" "+err.Error())
 					l.mu.Unlock()
 					continue
 				}
@@ -275,6 +379,18 @@ func podNames(t *testing.T, c *client.Client, pods *api.Resource) []string {
 		out = append(out, fmt.Sprintf("%s(uid %s, restarts %d)", p.Metadata.Name, p.Metadata.UID, restarts))
 	}
 	return out
+}
+
+// deploymentReady checks that shop/web has want ready replicas.
+func deploymentReady(ctx context.Context, c *client.Client, want int32) error {
+	var d api.Deployment
+	if err := c.Get(ctx, lookupResource("deployments"), "shop", "web", &d); err != nil {
+		return err
+	}
+	if d.Status.ReadyReplicas != want {
+		return fmt.Errorf("%d of %d replicas ready", d.Status.ReadyReplicas, want)
+	}
+	return nil
 }
 
 func nodeReady(ctx context.Context, c *client.Client, nodes *api.Resource, name string) error {

@@ -13,6 +13,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -118,6 +119,9 @@ func launchUp(t *testing.T, p *upProcess, flags ...string) *upProcess {
 		testpeer.Missing(t, "PostgreSQL 15", err)
 	}
 	testpeer.RequireBinary(t, "HAProxy", "haproxy")
+	if slices.Contains(flags, "ovn") || slices.Contains(flags, "auto") {
+		lockHostOVN(t)
+	}
 	p.stderr, p.exited = &strings.Builder{}, make(chan error, 1)
 	data := p.data
 	args := []string{"up", "--data-dir", data, "--listen", "127.0.0.1:0", "--router-address", "127.0.0.1",
@@ -168,6 +172,46 @@ func launchUp(t *testing.T, p *upProcess, flags ...string) *upProcess {
 		}
 	})
 	return p
+}
+
+// lockHostOVN holds, until the test ends, a machine-wide lock for running
+// an OVN chassis in the host network namespace. Two chassis there collide
+// (both datapaths own the br-int and ovs-netdev taps and the slw-mgmt
+// management port), so test runs of several sessions on one machine take
+// turns. Taking it again in the same test (a restart) is a no-op.
+func lockHostOVN(t *testing.T) {
+	t.Helper()
+	hostOVNLocks.Lock()
+	defer hostOVNLocks.Unlock()
+	if hostOVNLocks.held[t.Name()] {
+		return
+	}
+	f, err := os.OpenFile("/run/lock/slipway-e2e-host-ovn.lock", os.O_CREATE|os.O_RDWR, 0o600)
+	if err != nil {
+		t.Fatal(err)
+	}
+	began := time.Now()
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX); err != nil {
+		t.Fatalf("lock the host's OVN: %v", err)
+	}
+	if waited := time.Since(began); waited > time.Second {
+		t.Logf("waited %s for another test run's OVN chassis on this machine", waited.Round(time.Second))
+	}
+	if hostOVNLocks.held == nil {
+		hostOVNLocks.held = map[string]bool{}
+	}
+	hostOVNLocks.held[t.Name()] = true
+	t.Cleanup(func() {
+		hostOVNLocks.Lock()
+		delete(hostOVNLocks.held, t.Name())
+		hostOVNLocks.Unlock()
+		f.Close() // releases the lock
+	})
+}
+
+var hostOVNLocks struct {
+	sync.Mutex
+	held map[string]bool
 }
 
 // adminPassword is the bootstrap admin's password in these tests.
