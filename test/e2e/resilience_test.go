@@ -485,11 +485,26 @@ func (r *report) write() {
 // it again on the same data: HAProxy, containerd and PostgreSQL outlive the
 // process and are taken over or replaced, the pods are adopted, and not one
 // request fails.
-func TestUpKilledUnderLoad(t *testing.T) {
+func TestUpKilledUnderLoad(t *testing.T) { upKilledUnderLoad(t, false) }
+
+// TestUpKilledUnderLoadOVN is the same with --network ovn: the OVN central
+// and the node's chassis outlive the killed process and are adopted (their
+// pids do not change), and the final Ctrl-C leaves no OVS/OVN process.
+// Steps go to test/artifacts/e2e/up-killed-ovn.txt.
+func TestUpKilledUnderLoadOVN(t *testing.T) { upKilledUnderLoad(t, true) }
+
+func upKilledUnderLoad(t *testing.T, ovn bool) {
 	testpeer.RequireRoot(t)
 	ctx := context.Background()
-	report := newReport(t, "up-killed.txt")
-	up := startUp(t, dataDir(t))
+	reportName, flags := "up-killed.txt", []string(nil)
+	if ovn {
+		for _, bin := range []string{"ovsdb-server", "ovn-northd", "ovs-vswitchd", "ovn-controller", "ethtool", "nsenter"} {
+			testpeer.RequireBinary(t, bin, bin)
+		}
+		reportName, flags = "up-killed-ovn.txt", []string{"--network", "ovn"}
+	}
+	report := newReport(t, reportName)
+	up := startUp(t, dataDir(t), flags...)
 	admin := up.client(t)
 	report.step("slipway up started")
 
@@ -511,6 +526,19 @@ func TestUpKilledUnderLoad(t *testing.T) {
 	podsBefore := podNames(t, admin, lookupResource("pods"))
 	report.step("app serving through the route")
 
+	eventually(t, "both pods ready", func() error { return deploymentReady(ctx, admin, 2) })
+	ovnPIDs := func() map[string]int { return nil }
+	if ovn {
+		ovnPIDs = func() map[string]int {
+			pids := map[string]int{}
+			for _, f := range []string{"ovn/central/nb", "ovn/central/sb", "ovn/central/ovn-northd", "node/ovn/conf", "node/ovn/ovs-vswitchd", "node/ovn/ovn-controller"} {
+				pids[f] = readPID(t, filepath.Join(up.data, f+".pid"))
+			}
+			return pids
+		}
+	}
+	ovnBefore := ovnPIDs()
+
 	load := startLoad(get, 4)
 	time.Sleep(2 * time.Second)
 	if err := up.cmd.Process.Signal(syscall.SIGKILL); err != nil {
@@ -519,7 +547,7 @@ func TestUpKilledUnderLoad(t *testing.T) {
 	<-up.exited
 	report.step("slipway up killed (SIGKILL)")
 	time.Sleep(2 * time.Second) // the app keeps serving with nobody minding it
-	up = restartUp(t, up)
+	up = restartUp(t, up, flags...)
 	admin = up.client(t)
 	report.step("slipway up started again")
 	if err := admin.Create(ctx, lookupResource("routes"), "shop", api.Route{Metadata: api.ObjectMeta{Name: "after-restart"},
@@ -541,7 +569,19 @@ func TestUpKilledUnderLoad(t *testing.T) {
 	if after := podNames(t, admin, lookupResource("pods")); strings.Join(after, ",") != strings.Join(podsBefore, ",") {
 		t.Errorf("pods changed across the kill: %v, then %v", podsBefore, after)
 	}
+	if after := ovnPIDs(); !maps.Equal(after, ovnBefore) {
+		t.Errorf("OVN daemons replaced, not adopted, across the kill: %v, then %v", ovnBefore, after)
+	}
 	up.stop(t)
+	if ovn {
+		if left := ovnProcessesUnder(up.data); len(left) > 0 {
+			t.Errorf("OVS/OVN processes left after Ctrl-C: %v", left)
+		}
+		if postgresRunning(up.data) {
+			t.Error("PostgreSQL still running after Ctrl-C")
+		}
+		report.step("slipway up stopped (SIGTERM): no OVS/OVN process or PostgreSQL left")
+	}
 }
 
 // deployWebApp creates project shop with a two-pod deployment of image, its
