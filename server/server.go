@@ -15,6 +15,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -131,6 +132,12 @@ func Start(ctx context.Context, cfg Config) (_ *Server, err error) {
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 
 	hosts := append([]string{"localhost", "127.0.0.1", "::1"}, cfg.Hosts...)
+	if h, _, err := net.SplitHostPort(cfg.Listen); err == nil && h != "" {
+		// A specific listen address is how clients reach the server.
+		if ip := net.ParseIP(h); ip != nil && !ip.IsUnspecified() {
+			hosts = append(hosts, h)
+		}
+	}
 	if name, err := os.Hostname(); err == nil {
 		hosts = append(hosts, name)
 	}
@@ -356,12 +363,22 @@ func nodeClient(ca *pki.Authority) (*http.Client, error) {
 
 // URL is the API's base URL.
 func (s *Server) URL() string {
-	port := s.listener.Addr().(*net.TCPAddr).Port
-	return fmt.Sprintf("https://localhost:%d", port)
+	return "https://" + hostPort(s.listener.Addr().(*net.TCPAddr))
+}
+
+// hostPort is how this machine reaches a listener: localhost when it
+// listens on every address or a loopback one, else its address.
+func hostPort(addr *net.TCPAddr) string {
+	host := "localhost"
+	if len(addr.IP) > 0 && !addr.IP.IsUnspecified() && !addr.IP.IsLoopback() {
+		host = addr.IP.String()
+	}
+	return net.JoinHostPort(host, strconv.Itoa(addr.Port))
 }
 
 // registryHost names the registry in image references: the configured
-// RegistryHost, or localhost with the API's port.
+// RegistryHost, or the API's host and port (localhost unless it listens on
+// one specific address).
 func (s *Server) registryHost() string {
 	if s.cfg.RegistryHost != "" {
 		return s.cfg.RegistryHost
@@ -369,7 +386,7 @@ func (s *Server) registryHost() string {
 	if s.listener == nil {
 		return "localhost:8443"
 	}
-	return fmt.Sprintf("localhost:%d", s.listener.Addr().(*net.TCPAddr).Port)
+	return hostPort(s.listener.Addr().(*net.TCPAddr))
 }
 
 // Registry is the OCI image registry served at /v2/ (tests trigger its
