@@ -76,6 +76,7 @@ type serverFlags struct {
 	configFile        string
 	bootstrapPassFile string
 	registryHost      string
+	evictionTimeout   time.Duration
 }
 
 func (f *serverFlags) add(cmd *cobra.Command) {
@@ -86,10 +87,16 @@ func (f *serverFlags) add(cmd *cobra.Command) {
 		"file holding the admin's first password (else $SLIPWAY_BOOTSTRAP_PASSWORD, else one is generated and printed once)")
 	cmd.Flags().StringVar(&f.registryHost, "registry-host", "",
 		"host[:port] clients and nodes use for the image registry at /v2/ (default localhost:<listen port>); image references recorded in images' status start with it")
+	cmd.Flags().DurationVar(&f.evictionTimeout, "node-eviction-timeout", 5*time.Minute,
+		"how long a node may be NotReady before its pods are deleted and run elsewhere")
 }
 
 func (f *serverFlags) config() (server.Config, error) {
-	cfg := server.Config{Listen: f.listen, Hosts: f.hosts, RegistryHost: f.registryHost, Version: version.String(), Identity: login.DefaultConfig()}
+	if f.evictionTimeout <= 0 {
+		return server.Config{}, fmt.Errorf("--node-eviction-timeout: must be positive, got %s", f.evictionTimeout)
+	}
+	cfg := server.Config{Listen: f.listen, Hosts: f.hosts, RegistryHost: f.registryHost, Version: version.String(), Identity: login.DefaultConfig(),
+		NodeEvictionTimeout: f.evictionTimeout}
 	if f.configFile != "" {
 		var err error
 		if cfg.Identity, err = login.LoadConfig(f.configFile); err != nil {
