@@ -94,6 +94,9 @@ type upProcess struct {
 	routerHTTP, routerHTTPS, routerMetrics int
 	stderr                                 *strings.Builder
 	exited                                 chan error
+	// netns, when set, runs it in that network namespace (a machine of
+	// its own; see multinode_test.go).
+	netns string
 }
 
 var urlLine = regexp.MustCompile(`API:\s+(https://\S+)`)
@@ -119,7 +122,7 @@ func launchUp(t *testing.T, p *upProcess, flags ...string) *upProcess {
 		testpeer.Missing(t, "PostgreSQL 15", err)
 	}
 	testpeer.RequireBinary(t, "HAProxy", "haproxy")
-	if slices.Contains(flags, "ovn") || slices.Contains(flags, "auto") {
+	if p.netns == "" && (slices.Contains(flags, "ovn") || slices.Contains(flags, "auto")) {
 		lockHostOVN(t)
 	}
 	p.stderr, p.exited = &strings.Builder{}, make(chan error, 1)
@@ -128,6 +131,9 @@ func launchUp(t *testing.T, p *upProcess, flags ...string) *upProcess {
 		"--router-http-port", strconv.Itoa(p.routerHTTP), "--router-https-port", strconv.Itoa(p.routerHTTPS),
 		"--router-metrics-address", "127.0.0.1:" + strconv.Itoa(p.routerMetrics)}
 	cmd := exec.Command(binary(t, "slipway"), append(args, flags...)...)
+	if p.netns != "" {
+		cmd = exec.Command("nsenter", append([]string{"--net=/var/run/netns/" + p.netns, binary(t, "slipway")}, append(args, flags...)...)...)
+	}
 	cmd.Env = append(os.Environ(), "SLIPWAY_BOOTSTRAP_PASSWORD="+adminPassword)
 	p.cmd = cmd
 	stdout, err := cmd.StdoutPipe()
