@@ -53,6 +53,7 @@ func TestAgent(t *testing.T) {
 		t.Run("NodeRegistersAndHeartbeats", e.testNode)
 		t.Run("PodServesHTTP", e.testServes)
 		t.Run("ReadinessProbeFlipsReady", e.testReadiness)
+		t.Run("ReadyAgainAfterNodeNotReady", e.testReadyAgain)
 		t.Run("LivenessProbeRestartsContainer", e.testLiveness)
 		t.Run("CrashLoopBackOff", e.testCrashLoop)
 		t.Run("RestartPolicies", e.testRestartPolicies)
@@ -208,6 +209,27 @@ func (e *env) testReadiness(t *testing.T) {
 		t.Fatalf("restore exit %d", code)
 	}
 	e.waitPod(t, "readiness", 10*time.Second, "ready again", ready)
+}
+
+// When its node was NotReady the node lifecycle controller marked the pod
+// not ready; the agent, heartbeating again, says it is ready again.
+func (e *env) testReadyAgain(t *testing.T) {
+	t.Parallel()
+	e.create(t, e.pod("ready-again", func(p *api.Pod) {
+		p.Spec.Containers[0].ReadinessProbe = &api.Probe{HTTPGet: &api.HTTPGetAction{Path: "/", Port: api.FromString("http")}, PeriodSeconds: 1}
+	}))
+	p := e.waitPod(t, "ready-again", 30*time.Second, "ready", ready)
+	conds := p.Status.Conditions
+	for i := range conds {
+		if conds[i].Type == api.PodReady {
+			conds[i].Status, conds[i].Reason = "False", "NodeNotReady"
+		}
+	}
+	if err := e.admin.Patch(context.Background(), podsRes, project, "ready-again",
+		map[string]any{"status": map[string]any{"conditions": conds}}, true, nil); err != nil {
+		t.Fatal(err)
+	}
+	e.waitPod(t, "ready-again", 10*time.Second, "ready again", ready)
 }
 
 func (e *env) testLiveness(t *testing.T) {

@@ -95,7 +95,12 @@ func (c *NodeLifecycle) Reconcile(ctx context.Context, req reconcile.Request) (r
 		return reconcile.Result{RequeueAfter: HeartbeatPoll}, nil
 	}
 	if ready == nil || ready.Status == "True" {
-		// The agent stopped renewing its lease: nobody knows what the node does.
+		// The agent stopped renewing its lease: nobody knows what the node
+		// does. Its pods leave the services' endpoints now (the routers
+		// stop sending them traffic), long before they are evicted.
+		if err := c.markPodsNotReady(ctx, req.Name, now); err != nil {
+			return reconcile.Result{}, err
+		}
 		if err := c.markUnknown(ctx, obj, status, now); err != nil {
 			return reconcile.Result{}, err
 		}
@@ -169,6 +174,48 @@ func (c *NodeLifecycle) markUnknown(ctx context.Context, obj *api.Object, status
 		return fmt.Errorf("mark node %q NotReady: %w", obj.Metadata.Name, err)
 	}
 	c.Logger.WarnContext(ctx, "node stopped heartbeating: NotReady", "node", obj.Metadata.Name)
+	return nil
+}
+
+// markPodsNotReady sets the Ready condition of the node's ready pods to
+// False (reason NodeNotReady), as Kubernetes' node lifecycle controller
+// does; the node's agent sets it again when it is back.
+func (c *NodeLifecycle) markPodsNotReady(ctx context.Context, node string, now time.Time) error {
+	pods := c.lookup(api.PodsResource)
+	list, err := c.Service.List(store.WithProject(ctx, store.AllProjects), pods, api.ListOptions{})
+	if err != nil {
+		return err
+	}
+	t := now.UTC().Truncate(time.Second)
+	marked := 0
+	for _, p := range list.Items {
+		var spec api.PodSpec
+		var status api.PodStatus
+		if json.Unmarshal(p.Spec, &spec) != nil || spec.NodeName != node || p.Metadata.DeletionTimestamp != nil ||
+			json.Unmarshal(p.Status, &status) != nil {
+			continue
+		}
+		cond := condition(status.Conditions, api.PodReady)
+		if cond == nil || cond.Status != "True" {
+			continue
+		}
+		*cond = api.Condition{Type: api.PodReady, Status: "False", Reason: "NodeNotReady",
+			Message: "the pod's node stopped heartbeating", LastTransitionTime: &t}
+		raw, err := json.Marshal(status)
+		if err != nil {
+			return err
+		}
+		next := *p
+		next.Status = raw
+		if _, err := c.Service.UpdateStatus(store.WithProject(ctx, p.Metadata.Project), pods, p.Metadata.Name, &next); err != nil &&
+			!errors.Is(err, errdefs.ErrNotFound) {
+			return fmt.Errorf("mark pod %s/%s NotReady: %w", p.Metadata.Project, p.Metadata.Name, err)
+		}
+		marked++
+	}
+	if marked > 0 {
+		c.Logger.InfoContext(ctx, "pods of a node that stopped heartbeating marked not ready", "node", node, "pods", marked)
+	}
 	return nil
 }
 

@@ -320,3 +320,86 @@ func TestNodeLifecycleHoldsBackDuringAPartition(t *testing.T) {
 		}
 	}
 }
+
+// A node that stops heartbeating takes its pods out of the services'
+// endpoints at once: their Ready condition turns False (NodeNotReady)
+// when the node turns NotReady, long before they are evicted; the pods
+// of other nodes are untouched.
+func TestNodeLifecycleMarksPodsNotReady(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
+	st, err := store.Open(ctx, store.Config{DSN: storetest.NewDatabase(t), Logger: quiet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	cat := api.NewCatalogue()
+	svc := resource.New(st, nil)
+	lookup := func(p string) *api.Resource { r, _ := cat.Lookup(p); return r }
+	lifecycle := &controllers.NodeLifecycle{Service: svc, Catalogue: cat, Logger: quiet, EvictionTimeout: time.Hour}
+	c := &reconcile.Controller{Name: "node-lifecycle", Resource: lookup("nodes"), Service: svc, Logger: quiet, Reconciler: lifecycle}
+	if _, err := svc.Create(ctx, lookup("projects"), &api.Object{Metadata: api.ObjectMeta{Name: "shop"}}); err != nil {
+		t.Fatal(err)
+	}
+	shop := store.WithProject(ctx, "shop")
+	now := time.Now().UTC().Truncate(time.Second)
+	for _, n := range []string{"alive", "dead"} {
+		if _, err := svc.Create(ctx, lookup("nodes"), &api.Object{Metadata: api.ObjectMeta{Name: n}}); err != nil {
+			t.Fatal(err)
+		}
+		status, _ := json.Marshal(api.NodeStatus{Conditions: []api.Condition{{Type: api.NodeReady, Status: "True", LastTransitionTime: &now}}})
+		if _, err := svc.Patch(ctx, lookup("nodes"), n, []byte(`{"status":`+string(status)+`}`), true); err != nil {
+			t.Fatal(err)
+		}
+		renew := now
+		if n == "dead" {
+			renew = now.Add(-time.Hour)
+		}
+		spec, _ := json.Marshal(api.LeaseSpec{HolderIdentity: n, LeaseDurationSeconds: 40, RenewTime: &renew})
+		if _, err := svc.Create(ctx, lookup("leases"), &api.Object{Metadata: api.ObjectMeta{Name: controllers.LeaseName(n)}, Spec: spec}); err != nil {
+			t.Fatal(err)
+		}
+		spec, _ = json.Marshal(api.PodSpec{NodeName: n, Containers: []api.Container{{Name: "app", Image: "localhost:8443/shop/app:1"}}})
+		if _, err := svc.Create(shop, lookup("pods"), &api.Object{Metadata: api.ObjectMeta{Name: "on-" + n}, Spec: spec}); err != nil {
+			t.Fatal(err)
+		}
+		podStatus, _ := json.Marshal(api.PodStatus{Phase: api.PodRunning, PodIP: "10.0.0.1",
+			Conditions: []api.Condition{{Type: api.PodReady, Status: "True", LastTransitionTime: &now}}})
+		if _, err := svc.Patch(shop, lookup("pods"), "on-"+n, []byte(`{"status":`+string(podStatus)+`}`), true); err != nil {
+			t.Fatal(err)
+		}
+	}
+	stopped := make(chan struct{})
+	go func() { c.Run(ctx); close(stopped) }()
+	defer func() { cancel(); <-stopped }()
+	podReady := func(name string) (*api.Condition, error) {
+		obj, err := svc.Get(shop, lookup("pods"), name)
+		if err != nil {
+			return nil, err
+		}
+		var status api.PodStatus
+		_ = json.Unmarshal(obj.Status, &status)
+		for _, c := range status.Conditions {
+			if c.Type == api.PodReady {
+				return &c, nil
+			}
+		}
+		return nil, fmt.Errorf("pod %s has no Ready condition: %s", name, obj.Status)
+	}
+	eventually(t, "the dead node's pod not ready", func() error {
+		cond, err := podReady("on-dead")
+		if err != nil {
+			return err
+		}
+		if cond.Status != "False" || cond.Reason != "NodeNotReady" {
+			return fmt.Errorf("Ready %+v", cond)
+		}
+		return nil
+	})
+	if cond, err := podReady("on-alive"); err != nil || cond.Status != "True" {
+		t.Fatalf("the live node's pod: %+v, %v", cond, err)
+	}
+	if obj, err := svc.Get(shop, lookup("pods"), "on-dead"); err != nil || obj.Metadata.DeletionTimestamp != nil {
+		t.Fatalf("the dead node's pod evicted before the eviction timeout: %v", err)
+	}
+}
