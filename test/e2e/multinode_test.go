@@ -736,9 +736,31 @@ func killLeftovers(t *testing.T, dir string) {
 			}
 		}
 	}
+	// The pods' cgroups (runc's, under /slipway/) outlive them: removed
+	// once their processes are gone.
+	cgroups := map[string]bool{}
+	for pid := range doomed {
+		b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cgroup", pid))
+		for _, line := range strings.Split(string(b), "\n") {
+			f := strings.SplitN(line, ":", 3) // id:controllers:path
+			if len(f) != 3 || !strings.HasPrefix(f[2], "/slipway/") {
+				continue
+			}
+			ctrl := strings.TrimPrefix(f[1], "name=")
+			if ctrl == "" {
+				ctrl = "unified"
+			}
+			cgroups[filepath.Join("/sys/fs/cgroup", ctrl, f[2])] = true
+		}
+	}
 	for pid := range doomed {
 		_ = syscall.Kill(pid, syscall.SIGKILL)
 	}
+	defer func() {
+		for dir := range cgroups {
+			_ = os.Remove(dir) // an empty cgroup's directory; busy ones stay
+		}
+	}()
 	// Wait for them to be gone (reaped by their parents or init).
 	deadline := time.Now().Add(10 * time.Second)
 	for pid := range doomed {
