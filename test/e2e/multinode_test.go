@@ -306,6 +306,16 @@ func TestSecondNodeJoinsAndFailsOver(t *testing.T) {
 // links; everything goes away at the end of the test.
 func setupMachines(t *testing.T) {
 	t.Helper()
+	// The names are fixed: runs of this test on one machine (several
+	// sessions) take turns, and what a crashed run left can be removed.
+	lock, err := os.OpenFile("/run/lock/slipway-e2e-multinode.lock", os.O_CREATE|os.O_RDWR, 0o600)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX); err != nil {
+		t.Fatalf("lock the multinode test's names: %v", err)
+	}
+	t.Cleanup(func() { lock.Close() }) // registered first: released last
 	for _, ns := range []string{mnNetNS1, mnNetNS2} {
 		_ = exec.Command("ip", "netns", "del", ns).Run() // left by a crashed run
 		mustRun(t, "ip", "netns", "add", ns)
