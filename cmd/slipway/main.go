@@ -187,8 +187,8 @@ running it again resumes with the same data.`,
 	cmd.Flags().StringVar(&rt.Domain, "apps-domain", platform.DefaultAppsDomain, "domain default route hosts are named under")
 	cmd.Flags().StringVar(&rt.MetricsBind, "router-metrics-address", "127.0.0.1:1936", "where the router serves /metrics and /stats (\"\" for nowhere)")
 	cmd.Flags().StringVar(&bimages, "builder-images", defaultBuilderImages(), "directory of S2I builder image archives imported into this machine's node (make images)")
-	cmd.Flags().StringVar(&network, "network", "bridge",
-		"pod network: bridge (a Linux bridge per node), ovn (OVN: project isolation, network policies, service VIPs, egress), or auto (ovn when OVN is installed)")
+	cmd.Flags().StringVar(&network, "network", "auto",
+		"pod network: auto (ovn when OVN/Open vSwitch are installed, else bridge), ovn (OVN: project isolation, network policies, service VIPs, egress), or bridge (a Linux bridge per node, no isolation)")
 	cmd.Flags().StringVar(&netCfg.ClusterCIDR, "cluster-cidr", "", "OVN pod network, a /24 per node (default 10.128.0.0/14)")
 	cmd.Flags().StringVar(&netCfg.NorthboundListen, "ovn-nb-listen", "", "also serve the OVN Northbound database over TCP on this address")
 	cmd.Flags().StringVar(&netCfg.SouthboundListen, "ovn-sb-listen", "", "also serve the OVN Southbound database over TCP on this address (for slipway node --ovn-sb)")

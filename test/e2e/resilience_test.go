@@ -480,11 +480,11 @@ func (r *report) write() {
 	}
 }
 
-// TestUpKilledUnderLoad kills the whole `slipway up` (SIGKILL: no chance to
-// stop anything) while an app is under load through its route, and starts
-// it again on the same data: HAProxy, containerd and PostgreSQL outlive the
-// process and are taken over or replaced, the pods are adopted, and not one
-// request fails.
+// TestUpKilledUnderLoad kills the whole `slipway up --network bridge`
+// (SIGKILL: no chance to stop anything) while an app is under load through
+// its route, and starts it again on the same data: HAProxy, containerd and
+// PostgreSQL outlive the process and are taken over or replaced, the pods
+// are adopted, and not one request fails.
 func TestUpKilledUnderLoad(t *testing.T) { upKilledUnderLoad(t, false) }
 
 // TestUpKilledUnderLoadOVN is the same with --network ovn: the OVN central
@@ -496,7 +496,7 @@ func TestUpKilledUnderLoadOVN(t *testing.T) { upKilledUnderLoad(t, true) }
 func upKilledUnderLoad(t *testing.T, ovn bool) {
 	testpeer.RequireRoot(t)
 	ctx := context.Background()
-	reportName, flags := "up-killed.txt", []string(nil)
+	reportName, flags := "up-killed.txt", []string{"--network", "bridge"}
 	if ovn {
 		for _, bin := range []string{"ovsdb-server", "ovn-northd", "ovs-vswitchd", "ovn-controller", "ethtool", "nsenter"} {
 			testpeer.RequireBinary(t, bin, bin)

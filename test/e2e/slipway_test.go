@@ -25,6 +25,7 @@ import (
 	"github.com/slipway/slipway/api/client"
 	"github.com/slipway/slipway/api/errdefs"
 	"github.com/slipway/slipway/internal/testpeer"
+	"github.com/slipway/slipway/platform"
 	"github.com/slipway/slipway/server/store/pgserver"
 )
 
@@ -122,8 +123,8 @@ func launchUp(t *testing.T, p *upProcess, flags ...string) *upProcess {
 		testpeer.Missing(t, "PostgreSQL 15", err)
 	}
 	testpeer.RequireBinary(t, "HAProxy", "haproxy")
-	if p.netns == "" && (slices.Contains(flags, "ovn") || slices.Contains(flags, "auto")) {
-		lockHostOVN(t)
+	if p.netns == "" && !slices.Contains(flags, "bridge") && platform.OVNInstalled() {
+		lockHostOVN(t) // --network auto, the default, runs OVN
 	}
 	p.stderr, p.exited = &strings.Builder{}, make(chan error, 1)
 	data := p.data
