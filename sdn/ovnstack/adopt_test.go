@@ -280,6 +280,12 @@ func TestAdoptAfterOwnerKilled(t *testing.T) {
 		t.Errorf("adopted dead daemons: %v %v", central.Adopted(), chassis.Adopted())
 	}
 	assertForwarding(t, pods[0], pods[1])
+	// Each ovn-controller names its socket after its pid: the killed
+	// ones' are gone.
+	want := filepath.Join(dir, "chassis", fmt.Sprintf("ovn-controller.%d.ctl", chassis.PIDs()["ovn-controller"]))
+	if ctls, _ := filepath.Glob(filepath.Join(dir, "chassis", "ovn-controller.*.ctl")); len(ctls) != 1 || ctls[0] != want {
+		t.Errorf("ovn-controller sockets %v, want only %s", ctls, want)
+	}
 }
 
 func lastLine(s string) string {

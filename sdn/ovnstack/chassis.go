@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"path/filepath"
 	"sync"
 	"time"
@@ -143,13 +144,14 @@ func (ch *Chassis) startController(ctx context.Context, adopt bool) (*daemon, er
 	// $OVN_RUNDIR/ovn-controller.<pid>.ctl, inside Dir through ovnEnv.
 	args := append([]string{ch.db.Endpoint()}, daemonFileArgs(ch.cfg.Dir, "ovn-controller", false)...)
 	healthy := func(ctx context.Context, pid int) error {
-		return unixctlAnswers(ctx, filepath.Join(ch.cfg.Dir, fmt.Sprintf("ovn-controller.%d.ctl", pid)))
+		return unixctlAnswers(ctx, controllerCtl(ch.cfg.Dir, pid))
 	}
 	d, err := adoptOrStart(ctx, daemonSpec{name: "ovn-controller", dir: ch.cfg.Dir, netns: ch.cfg.NetNS, bin: "ovn-controller",
 		args: args, env: ovnEnv(ch.cfg.Dir), healthy: healthy}, adopt, ch.log, ch.failures.report)
 	if err != nil {
 		return nil, err
 	}
+	removeStaleControllerSockets(ch.cfg.Dir, d.pid())
 	ch.mu.Lock()
 	ch.controller = d
 	ch.mu.Unlock()
@@ -374,4 +376,20 @@ func (ch *Chassis) stopVSwitchdCleanly(ctx context.Context, d *daemon) error {
 		return d.stop(ctx)
 	}
 	return d.waitOrKill(ctx)
+}
+
+func controllerCtl(dir string, pid int) string {
+	return filepath.Join(dir, fmt.Sprintf("ovn-controller.%d.ctl", pid))
+}
+
+// removeStaleControllerSockets removes the ovn-controller.<pid>.ctl sockets
+// that killed controllers left behind (each run names its own), keeping
+// the current one's.
+func removeStaleControllerSockets(dir string, current int) {
+	stale, _ := filepath.Glob(filepath.Join(dir, "ovn-controller.*.ctl"))
+	for _, path := range stale {
+		if path != controllerCtl(dir, current) {
+			_ = os.Remove(path)
+		}
+	}
 }
