@@ -60,6 +60,13 @@ type PodNetwork interface {
 	Detach(ctx context.Context, uid, netnsPath string) error
 }
 
+// PodDNS is implemented by pod networks that serve names to their pods
+// (the SDN answers NAME.PROJECT.svc): the runtime mounts what ResolvConf
+// returns read-only at /etc/resolv.conf in every container of the pod.
+type PodDNS interface {
+	ResolvConf(pod podspec.Pod, ip netip.Addr) ([]byte, error)
+}
+
 // Options configure a Runtime.
 type Options struct {
 	// Client is connected to containerd. Required.
@@ -67,9 +74,10 @@ type Options struct {
 	// Namespace is the containerd namespace holding this node's pods.
 	// Required; one per node agent or test run.
 	Namespace string
-	// Dir holds per-pod network namespaces (Dir/netns/<uid>) and container
+	// Dir holds per-pod network namespaces (Dir/netns/<uid>), container
 	// logs (Dir/logs/<uid>/<container>.log, with the agent's rotated and
-	// previous copies beside it; DeletePod removes the directory). Required.
+	// previous copies beside it; DeletePod removes the directory) and, on
+	// networks that serve DNS, resolv.conf files (Dir/dns/<uid>). Required.
 	Dir string
 	// Network attaches pods to the node network. Required.
 	Network PodNetwork
@@ -121,7 +129,7 @@ func New(opts Options) (*Runtime, error) {
 		return nil, fmt.Errorf("runtime: resolve dir: %w", err)
 	}
 	opts.Dir = dir
-	for _, d := range []string{opts.netnsDir(), opts.logsDir()} {
+	for _, d := range []string{opts.netnsDir(), opts.logsDir(), opts.dnsDir()} {
 		if err := os.MkdirAll(d, 0o711); err != nil {
 			return nil, fmt.Errorf("runtime: create %s: %w", d, err)
 		}
@@ -138,6 +146,10 @@ func New(opts Options) (*Runtime, error) {
 
 func (o Options) netnsDir() string { return filepath.Join(o.Dir, "netns") }
 func (o Options) logsDir() string  { return filepath.Join(o.Dir, "logs") }
+func (o Options) dnsDir() string   { return filepath.Join(o.Dir, "dns") }
+
+// resolvConfPath is the pod's resolv.conf on networks that serve DNS.
+func (r *Runtime) resolvConfPath(uid string) string { return filepath.Join(r.opts.dnsDir(), uid) }
 
 // NetnsPath is where the pod's network namespace is pinned.
 func (r *Runtime) NetnsPath(uid string) string { return filepath.Join(r.opts.netnsDir(), uid) }
@@ -234,6 +246,15 @@ func (r *Runtime) RunPod(ctx context.Context, pod podspec.Pod, opts ...RunOption
 	}
 	if err := os.MkdirAll(filepath.Join(r.opts.logsDir(), pod.UID), 0o711); err != nil {
 		return fail(fmt.Errorf("create log dir: %w", err))
+	}
+	if dns, ok := r.opts.Network.(PodDNS); ok {
+		conf, err := dns.ResolvConf(pod, ip)
+		if err != nil {
+			return fail(fmt.Errorf("resolv.conf: %w", err))
+		}
+		if err := os.WriteFile(r.resolvConfPath(pod.UID), conf, 0o644); err != nil {
+			return fail(fmt.Errorf("write resolv.conf: %w", err))
+		}
 	}
 	for _, c := range pod.Containers {
 		if err := r.startContainer(ctx, pod, c, ip, nsPath, ro); err != nil {
@@ -436,6 +457,9 @@ func (r *Runtime) DeletePod(ctx context.Context, uid string) error {
 	}
 	if err := os.RemoveAll(filepath.Join(r.opts.logsDir(), uid)); err != nil {
 		errs = append(errs, fmt.Errorf("remove logs: %w", err))
+	}
+	if err := os.Remove(r.resolvConfPath(uid)); err != nil && !errors.Is(err, os.ErrNotExist) {
+		errs = append(errs, fmt.Errorf("remove resolv.conf: %w", err))
 	}
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("runtime: delete pod %s: %w", uid, err)

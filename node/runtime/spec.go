@@ -58,6 +58,12 @@ func (r *Runtime) specOpts(ctx context.Context, pod podspec.Pod, c podspec.Conta
 	if c.WorkingDir != "" {
 		opts = append(opts, oci.WithProcessCwd(c.WorkingDir))
 	}
+	if _, ok := r.opts.Network.(PodDNS); ok {
+		opts = append(opts, oci.WithMounts([]specs.Mount{{
+			Destination: "/etc/resolv.conf", Type: "bind", Source: r.resolvConfPath(pod.UID),
+			Options: []string{"rbind", "ro", "nosuid", "nodev", "noexec"},
+		}}))
+	}
 	resOpts, err := r.resourceOpts(c.Resources)
 	if err != nil {
 		return nil, fmt.Errorf("container %s: %w", c.Name, err)
