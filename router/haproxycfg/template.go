@@ -95,7 +95,10 @@ global
 
 defaults
     mode http
-    timeout connect 5s
+    # Pods sit on the cluster network a millisecond away: a connection not
+    # made within a second goes to a pod that is gone (a node lost before
+    # it is NotReady), and the request is tried on another one (retries).
+    timeout connect 1s
     timeout client 30s
     timeout server 30s
     timeout http-request 10s
