@@ -132,6 +132,14 @@ func (n *Network) Attach(ctx context.Context, uid, netnsPath string, ports []pod
 			return netip.Addr{}, fmt.Errorf("sdn: attach pod %s: %w", uid, err)
 		}
 	}
+	// The host end needs no address, not even IPv6 link-local: every
+	// address that comes and goes with a pod is a "network change" to
+	// programs on the host, and Chromium aborts its requests in flight
+	// (net::ERR_NETWORK_CHANGED) for each — the console in a browser on a
+	// node failed at random while pods started.
+	if err := n.hostIP(ctx, "link", "set", host, "addrgenmode", "none"); err != nil {
+		return netip.Addr{}, fmt.Errorf("sdn: attach pod %s: %w", uid, err)
+	}
 	if err := n.hostIP(ctx, "link", "set", host, "up"); err != nil {
 		return netip.Addr{}, fmt.Errorf("sdn: attach pod %s: %w", uid, err)
 	}

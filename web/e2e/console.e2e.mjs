@@ -112,21 +112,35 @@ async function launch(options = {}) {
   return { context, profile };
 }
 
+/**
+ * observe records what the page reports going wrong: script errors,
+ * console errors other than refused requests, and requests that failed at
+ * the network level (printed when a step fails).
+ * @param {import('playwright-core').Page} page @param {string[]} problems @param {string[]} network
+ */
+function observe(page, problems, network) {
+  page.on('pageerror', (error) => problems.push(`page error: ${error.message}`));
+  page.on('console', (message) => {
+    // Refused requests (the wrong password, the revoked token) are logged
+    // by the browser itself; anything else logged as an error is a bug.
+    if (message.type() === 'error' && !message.text().startsWith('Failed to load resource')) {
+      problems.push(`console error: ${message.text()}`);
+    }
+  });
+  page.on('requestfailed', (request) => {
+    network.push(`${new Date().toISOString()} ${request.method()} ${request.url()}: ${request.failure()?.errorText}`);
+  });
+}
+
 async function main() {
   const { context, profile } = await launch();
   const problems = /** @type {string[]} */ ([]);
+  const network = /** @type {string[]} */ ([]);
   try {
     await context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: new URL(baseURL).origin });
     const page = context.pages()[0] ?? (await context.newPage());
     page.setDefaultTimeout(timeout);
-    page.on('pageerror', (error) => problems.push(`page error: ${error.message}`));
-    page.on('console', (message) => {
-      // Refused requests (the wrong password, the revoked token) are logged
-      // by the browser itself; anything else logged as an error is a bug.
-      if (message.type() === 'error' && !message.text().startsWith('Failed to load resource')) {
-        problems.push(`console error: ${message.text()}`);
-      }
-    });
+    observe(page, problems, network);
     /** @param {string} name */
     const shot = (name) => page.screenshot({ path: join(artifacts, `${name}.png`) });
 
@@ -638,6 +652,7 @@ async function main() {
     if (page) await page.screenshot({ path: join(artifacts, 'failure.png') }).catch(() => undefined);
     console.error(`FAIL after ${steps.length} steps: ${error instanceof Error ? error.message : String(error)}`);
     if (problems.length) console.error(`page errors:\n  ${problems.join('\n  ')}`);
+    if (network.length) console.error(`failed requests:\n  ${network.join('\n  ')}`);
     console.log(`${steps.length} passed, 1 failed`);
     process.exitCode = 1;
   } finally {
@@ -659,10 +674,11 @@ async function importMain() {
   const expect = required('SLIPWAY_EXPECT');
   const { context, profile } = await launch({ anyCertificate: true });
   const problems = /** @type {string[]} */ ([]);
+  const network = /** @type {string[]} */ ([]);
   try {
     const page = context.pages()[0] ?? (await context.newPage());
     page.setDefaultTimeout(timeout);
-    page.on('pageerror', (error) => problems.push(`page error: ${error.message}`));
+    observe(page, problems, network);
     /** @param {string} name */
     const shot = (name) => page.screenshot({ path: join(artifacts, `${name}.png`), fullPage: true });
     const project = `import-${Date.now().toString(36)}`;
@@ -773,6 +789,8 @@ async function importMain() {
   } catch (error) {
     await context.pages()[0]?.screenshot({ path: join(artifacts, 'failure-import.png') }).catch(() => undefined);
     console.error(`FAIL after ${steps.length} steps: ${error instanceof Error ? error.message : String(error)}`);
+    if (problems.length) console.error(`page errors:\n  ${problems.join('\n  ')}`);
+    if (network.length) console.error(`failed requests:\n  ${network.join('\n  ')}`);
     console.log(`${steps.length} passed, 1 failed`);
     process.exitCode = 1;
   } finally {
