@@ -10,7 +10,6 @@ import (
 	"io"
 	"net/http"
 	"os"
-	"os/exec"
 	"slices"
 	"strings"
 	"testing"
@@ -41,18 +40,7 @@ func TestUpBuildsFromGit(t *testing.T) {
 	cat := api.NewCatalogue()
 	lookup := func(plural string) *api.Resource { r, _ := cat.Lookup(plural); return r }
 
-	config := t.TempDir()
-	slip := func(args ...string) string {
-		t.Helper()
-		cmd := exec.Command(binary(t, "slip"), args...)
-		cmd.Env = append(os.Environ(), "XDG_CONFIG_HOME="+config, "NO_COLOR=1")
-		out, err := cmd.CombinedOutput()
-		if err != nil {
-			t.Fatalf("slip %s: %v\n%s\nslipway up:\n%s", strings.Join(args, " "), err, out, tail(up.stderr.String(), 4000))
-		}
-		return string(out)
-	}
-	slip("login", up.url, "--token", up.token(t), "--certificate-authority", up.ca)
+	slip := newSlip(t, up).must
 	slip("new-project", "shop")
 	out := slip("new-app", repo.URI(), "--name", "site")
 	if !strings.Contains(out, "detected builder static") || !strings.Contains(out, "buildconfig/site created") {
@@ -236,21 +224,8 @@ func TestUpBuildVariants(t *testing.T) {
 	up := startUp(t, dataDir(t), "--builder-images", imagesDir)
 	c := up.client(t)
 	builds, _ := api.NewCatalogue().Lookup(api.BuildsResource)
-	config := t.TempDir()
-	run := func(args ...string) (string, error) {
-		cmd := exec.Command(binary(t, "slip"), args...)
-		cmd.Env = append(os.Environ(), "XDG_CONFIG_HOME="+config, "NO_COLOR=1")
-		out, err := cmd.CombinedOutput()
-		return string(out), err
-	}
-	slip := func(args ...string) string {
-		t.Helper()
-		out, err := run(args...)
-		if err != nil {
-			t.Fatalf("slip %s: %v\n%s", strings.Join(args, " "), err, out)
-		}
-		return out
-	}
+	cli := newSlip(t, up)
+	run, slip := cli.run, cli.must
 	phase := func(name, want string, within time.Duration) *api.Build {
 		t.Helper()
 		var b api.Build
@@ -265,7 +240,6 @@ func TestUpBuildVariants(t *testing.T) {
 			time.Sleep(250 * time.Millisecond) // bounded poll of a real system
 		}
 	}
-	slip("login", up.url, "--token", up.token(t), "--certificate-authority", up.ca)
 	slip("new-project", "var")
 
 	// A private repository over HTTP, cloned with the secret's token.

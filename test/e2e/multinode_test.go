@@ -133,20 +133,10 @@ func TestSecondNodeJoinsAndFailsOver(t *testing.T) {
 	}
 
 	// The app, with the CLI: each pod answers /host with its name.
-	config := t.TempDir()
-	slip := func(args ...string) string {
-		t.Helper()
-		cmd := exec.Command(binary(t, "slip"), args...)
-		cmd.Env = append(os.Environ(), "XDG_CONFIG_HOME="+config, "NO_COLOR=1")
-		out, err := cmd.CombinedOutput()
-		if err != nil {
-			t.Fatalf("slip %s: %v\n%s", strings.Join(args, " "), err, out)
-		}
-		return string(out)
-	}
-	slip("login", up.url, "--token", up.token(t), "--certificate-authority", up.ca)
+	cli := newSlip(t, up)
+	slip := cli.must
 	slip("new-project", "shop")
-	manifest := filepath.Join(config, "web.yaml")
+	manifest := filepath.Join(t.TempDir(), "web.yaml")
 	if err := os.WriteFile(manifest, []byte(webManifest(image)), 0o644); err != nil {
 		t.Fatal(err)
 	}

@@ -8,7 +8,6 @@ import (
 	"net/http"
 	"net/netip"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"runtime"
 	"strconv"
@@ -146,16 +145,7 @@ func TestUpOVNIsolation(t *testing.T) {
 	if err := c.Create(ctx, lookup("services"), "alpha", svc, nil); err != nil {
 		t.Fatal(err)
 	}
-	config := t.TempDir()
-	slip := func(args ...string) (string, error) {
-		cmd := exec.Command(binary(t, "slip"), args...)
-		cmd.Env = append(os.Environ(), "XDG_CONFIG_HOME="+config, "NO_COLOR=1")
-		out, err := cmd.CombinedOutput()
-		return string(out), err
-	}
-	if out, err := slip("login", up.url, "--token", up.token(t), "--certificate-authority", up.ca); err != nil {
-		t.Fatalf("slip login: %v\n%s", err, out)
-	}
+	slip := newSlip(t, up).run
 	if out, err := slip("exec", "-n", "alpha", "pod/a1", "--", "cat", "/etc/resolv.conf"); err != nil || !strings.Contains(out, "search alpha.svc svc") {
 		t.Fatalf("a1's /etc/resolv.conf: %v\n%s", err, out)
 	}

@@ -458,3 +458,37 @@ func TestVersion(t *testing.T) {
 		t.Fatalf("slipway server without a database: %s, %v", out, err)
 	}
 }
+
+// slipCLI runs the slip binary with a configuration directory of its own.
+type slipCLI struct {
+	t      *testing.T
+	config string
+	up     *upProcess
+}
+
+// newSlip returns a slip logged in to up with its admin token.
+func newSlip(t *testing.T, up *upProcess) *slipCLI {
+	t.Helper()
+	s := &slipCLI{t: t, config: t.TempDir(), up: up}
+	s.must("login", up.url, "--token", up.token(t), "--certificate-authority", up.ca)
+	return s
+}
+
+// run runs slip and returns its combined output.
+func (s *slipCLI) run(args ...string) (string, error) {
+	cmd := exec.Command(binary(s.t, "slip"), args...)
+	cmd.Env = append(os.Environ(), "XDG_CONFIG_HOME="+s.config, "NO_COLOR=1")
+	out, err := cmd.CombinedOutput()
+	return string(out), err
+}
+
+// must runs slip and ends the test, with slipway up's last lines, when
+// the command fails.
+func (s *slipCLI) must(args ...string) string {
+	s.t.Helper()
+	out, err := s.run(args...)
+	if err != nil {
+		s.t.Fatalf("slip %s: %v\n%s\nslipway up:\n%s", strings.Join(args, " "), err, out, tail(s.up.stderr.String(), 4000))
+	}
+	return out
+}
