@@ -371,21 +371,6 @@ func mustRun(t *testing.T, args ...string) {
 	}
 }
 
-func eventuallyWithin(t *testing.T, within time.Duration, what string, cond func() error) {
-	t.Helper()
-	deadline := time.Now().Add(within)
-	for {
-		err := cond()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not within %s: %v", what, within, err)
-		}
-		time.Sleep(200 * time.Millisecond) // bounded poll of a real system
-	}
-}
-
 func importImage(t *testing.T, socket, archive string) {
 	t.Helper()
 	eventually(t, "containerd at "+socket, func() error { _, err := os.Stat(socket); return err })

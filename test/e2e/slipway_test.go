@@ -273,16 +273,24 @@ func (p *upProcess) stop(t *testing.T) {
 	}
 }
 
+// eventually is eventuallyWithin 30 s.
 func eventually(t *testing.T, what string, cond func() error) {
 	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
+	eventuallyWithin(t, 30*time.Second, what, cond)
+}
+
+// eventuallyWithin polls cond until it returns nil, failing the test when
+// within passes first.
+func eventuallyWithin(t *testing.T, within time.Duration, what string, cond func() error) {
+	t.Helper()
+	deadline := time.Now().Add(within)
 	for {
 		err := cond()
 		if err == nil {
 			return
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("%s: not within 30 s: %v", what, err)
+			t.Fatalf("%s: not within %s: %v", what, within, err)
 		}
 		time.Sleep(50 * time.Millisecond) // bounded poll of a real system
 	}
