@@ -15,7 +15,8 @@ export interface PasswordLogin {
 export function passwordLogin(client: ApiClient, login: PasswordLogin): Promise<LoginResult> {
   const body: PasswordLogin = { username: login.username, password: login.password };
   if (login.provider) body.provider = login.provider;
-  return client.post<LoginResult>('/auth/login', body, { anonymous: true });
+  // A second login after a dropped one only mints another token.
+  return client.post<LoginResult>('/auth/login', body, { anonymous: true, repeatable: true });
 }
 
 /** oidcStartUrl is where the browser goes to log in with an OIDC provider. */

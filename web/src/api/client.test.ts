@@ -41,14 +41,29 @@ describe('ApiClient', () => {
     expect(describeError(error)).toBe('The server answered 502: Bad Gateway');
   });
 
-  it('turns a network failure into a Status', async () => {
-    const client = new ApiClient({
-      token: () => 't',
-      onUnauthorized: vi.fn(),
-      fetch: () => Promise.reject(new TypeError('Failed to fetch')),
-    });
+  it('turns a network failure into a Status after retrying', async () => {
+    const fetch = vi.fn(() => Promise.reject(new TypeError('Failed to fetch')));
+    const sleep = vi.fn(() => Promise.resolve());
+    const client = new ApiClient({ token: () => 't', onUnauthorized: vi.fn(), fetch, sleep });
     const error = await client.get('/api/v1/projects').catch((e: unknown) => e);
     expect(describeError(error)).toBe('Cannot reach the server: Failed to fetch');
+    expect(fetch).toHaveBeenCalledTimes(4);
+    expect(sleep.mock.calls.map((c: unknown[]) => c[0])).toEqual([250, 500, 1000]);
+  });
+
+  it('retries a request the network dropped, but never a POST', async () => {
+    const server = new FakeServer().on('GET /api/v1/projects', json({ items: [] })).on('PATCH /api/v1/projects/shop', json({}));
+    let drops = 2;
+    const fetch: typeof globalThis.fetch = (input, init) =>
+      drops-- > 0 ? Promise.reject(new TypeError('Failed to fetch')) : server.fetch(input, init);
+    const client = new ApiClient({ token: () => 't', onUnauthorized: vi.fn(), fetch, sleep: () => Promise.resolve() });
+    await expect(client.get('/api/v1/projects')).resolves.toEqual({ items: [] });
+    drops = 1;
+    await expect(client.patch('/api/v1/projects/shop', {})).resolves.toEqual({});
+    drops = 1;
+    const post = await client.post('/api/v1/projects', {}).catch((e: unknown) => e);
+    expect(describeError(post)).toBe('Cannot reach the server: Failed to fetch');
+    expect(server.calls.map((c) => c.method)).toEqual(['GET', 'PATCH']);
   });
 
   it('leaves empty query parameters out', () => {

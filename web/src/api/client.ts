@@ -11,6 +11,8 @@ export interface RequestOptions {
   anonymous?: boolean;
   /** The body's media type (default application/json). */
   contentType?: string;
+  /** A POST that may be sent again after a network failure (a login). */
+  repeatable?: boolean;
 }
 
 /** The media type of a JSON merge patch (RFC 7386), which PATCH takes. */
@@ -25,7 +27,21 @@ export interface ClientOptions {
   fetch?: typeof fetch;
   /** Prefix of every path; the console talks to its own origin. */
   baseUrl?: string;
+  /**
+   * Waits before retrying a request that failed at the network level;
+   * tests inject their own.
+   */
+  sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
 }
+
+/**
+ * retryDelaysMs are the waits before each new attempt of a request that
+ * never reached an answer (a browser on a node sees the network change
+ * whenever a pod starts: Chromium aborts requests in flight with
+ * net::ERR_NETWORK_CHANGED). A POST is repeated only when the caller says
+ * it may be (it may have been carried out).
+ */
+const retryDelaysMs = [250, 500, 1000];
 
 /**
  * ApiClient is the console's only way to the server: it adds the token,
@@ -98,26 +114,45 @@ export class ApiClient {
       body = JSON.stringify(options.body);
     }
     const doFetch = this.options.fetch ?? globalThis.fetch.bind(globalThis);
+    const sleep = this.options.sleep ?? abortableSleep;
     let response: Response;
-    try {
-      response = await doFetch(this.url(path, options.query), {
-        method,
-        headers,
-        body,
-        signal: options.signal,
-        credentials: 'same-origin',
-        cache: 'no-store',
-      });
-    } catch (error) {
-      if (error instanceof DOMException && error.name === 'AbortError') throw error;
-      const detail = error instanceof Error ? error.message : String(error);
-      throw new ApiError({ kind: 'Status', code: 0, reason: 'Unavailable', message: `Cannot reach the server: ${detail}` });
+    for (let attempt = 0; ; attempt++) {
+      try {
+        response = await doFetch(this.url(path, options.query), {
+          method,
+          headers,
+          body,
+          signal: options.signal,
+          credentials: 'same-origin',
+          cache: 'no-store',
+        });
+        break;
+      } catch (error) {
+        if (error instanceof DOMException && error.name === 'AbortError') throw error;
+        const delay = retryDelaysMs[attempt];
+        if ((method !== 'POST' || options.repeatable) && delay !== undefined && !options.signal?.aborted) {
+          await sleep(delay, options.signal);
+          continue;
+        }
+        const detail = error instanceof Error ? error.message : String(error);
+        throw new ApiError({ kind: 'Status', code: 0, reason: 'Unavailable', message: `Cannot reach the server: ${detail}` });
+      }
     }
     if (response.ok) return response;
     const status = await readStatus(response);
     if (response.status === 401 && !options.anonymous) this.options.onUnauthorized();
     throw new ApiError(status);
   }
+}
+
+function abortableSleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(resolve, ms);
+    signal?.addEventListener('abort', () => {
+      clearTimeout(timer);
+      resolve();
+    });
+  });
 }
 
 async function readStatus(response: Response): Promise<Status> {
