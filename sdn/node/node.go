@@ -347,6 +347,9 @@ func EnsureManagementPort(ctx context.Context, conf *ovsdb.Client, m ManagementP
 	steps := [][]string{
 		{"ip", "link", "set", host, "address", netconf.MAC(addr), "mtu", mtu},
 		{"ip", "addr", "replace", netip.PrefixFrom(addr, m.Subnet.Bits()).String(), "dev", host},
+		// No IPv6 link-local addresses (see Attach).
+		{"ip", "link", "set", host, "addrgenmode", "none"},
+		{"ip", "link", "set", peer, "addrgenmode", "none"},
 		{"ip", "link", "set", host, "up"},
 		{"ip", "link", "set", peer, "up"},
 		{"ethtool", "-K", host, "tx", "off"},
