@@ -15,7 +15,6 @@ import (
 	"net/http"
 	"net/url"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"time"
@@ -23,6 +22,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/slipway/slipway/api"
+	"github.com/slipway/slipway/builder/source"
 	"github.com/slipway/slipway/cli/kinds"
 	"github.com/slipway/slipway/cli/output"
 )
@@ -43,21 +43,6 @@ var builderImages = map[string]string{
 
 // BuilderProject is where the builder images live.
 const BuilderProject = "slipway-system"
-
-// detectBuilder picks the builder from the files at the top of dir, in
-// this order: go.mod → go, requirements.txt or pyproject.toml → python,
-// package.json → nodejs, index.html → static.
-func detectBuilder(dir string) (string, error) {
-	for _, probe := range []struct{ file, lang string }{
-		{"go.mod", "go"}, {"requirements.txt", "python"}, {"pyproject.toml", "python"},
-		{"package.json", "nodejs"}, {"index.html", "static"},
-	} {
-		if _, err := os.Stat(filepath.Join(dir, probe.file)); err == nil {
-			return probe.lang, nil
-		}
-	}
-	return "", errors.New("no go.mod, requirements.txt, pyproject.toml, package.json or index.html: choose one with --builder (go, python, nodejs, static or an image)")
-}
 
 // builderRef turns --builder into the strategy's from: a language, an
 // image stream tag [project/]name:tag, or a full image reference.
@@ -117,40 +102,6 @@ func appName(uri string) string {
 	return name
 }
 
-// cloneAndDetect clones the repository shallowly into a temporary
-// directory and detects its builder from the files in contextDir.
-func cloneAndDetect(ctx context.Context, uri, ref, contextDir string) (string, error) {
-	dir, err := os.MkdirTemp("", "slip-detect-")
-	if err != nil {
-		return "", err
-	}
-	defer os.RemoveAll(dir)
-	clone := func(args ...string) error {
-		cmd := exec.CommandContext(ctx, "git", append([]string{"clone", "--quiet", "--depth", "1"}, args...)...)
-		cmd.Env = append(os.Environ(), "GIT_TERMINAL_PROMPT=0")
-		out, err := cmd.CombinedOutput()
-		if err != nil {
-			return fmt.Errorf("git clone %s: %v: %s", uri, err, strings.TrimSpace(string(out)))
-		}
-		return nil
-	}
-	target := filepath.Join(dir, "src")
-	if ref != "" {
-		err = clone("--branch", ref, uri, target)
-	} else {
-		err = clone(uri, target)
-	}
-	if err != nil && ref != "" {
-		// A commit is not a branch: the default branch's files decide.
-		os.RemoveAll(target)
-		err = clone(uri, target)
-	}
-	if err != nil {
-		return "", fmt.Errorf("detect the builder (or pass --builder): %w", err)
-	}
-	return detectBuilder(filepath.Join(target, filepath.FromSlash(contextDir)))
-}
-
 // randomSecret is a webhook secret.
 func randomSecret() string {
 	b := make([]byte, 16)
@@ -183,10 +134,15 @@ func (a *App) buildConfig(ctx context.Context, arg string, f *buildFlags) (*api.
 	}
 	builder := f.builder
 	if builder == "" {
-		if builder, err = cloneAndDetect(ctx, uri, ref, f.contextDir); err != nil {
-			return nil, err
+		d, err := source.Fetcher{}.Detect(ctx, source.Git{URI: uri, Ref: ref, ContextDir: f.contextDir})
+		if errors.Is(err, source.ErrUndetected) {
+			return nil, fmt.Errorf("%w: choose one with --builder (go, python, nodejs, static or an image)", err)
 		}
-		fmt.Fprintf(a.Stdout, "detected builder %s in %s\n", builder, uri)
+		if err != nil {
+			return nil, fmt.Errorf("detect the builder (or choose one with --builder): %w", err)
+		}
+		builder = d.Builder
+		fmt.Fprintf(a.Stdout, "detected builder %s in %s (%s)\n", builder, uri, d.File)
 	}
 	from, err := builderRef(builder)
 	if err != nil {

@@ -115,6 +115,7 @@ func New(cfg Config) *Handler {
 	}
 	h.routeAuth(r)
 	r.With(h.authenticate).Get("/api/v1", h.discovery)
+	r.With(h.authenticate).Post("/api/v1/projects/{project}/builderdetections", h.detectBuilder)
 	r.With(h.authenticate).Handle("/api/v1/*", http.HandlerFunc(h.serveResource))
 	if cfg.ImageRegistry != nil {
 		r.Handle("/v2", cfg.ImageRegistry)
