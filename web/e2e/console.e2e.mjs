@@ -703,7 +703,10 @@ async function importMain() {
       const form = page.getByRole('form', { name: 'Import from Git' });
       await form.getByLabel('Git repository URL').fill(gitURL);
       await form.getByLabel('Name', { exact: true }).fill(name);
-      await form.getByLabel('Builder').selectOption('static');
+      // The server looked inside the repository and chose the builder.
+      await form.getByTestId('builder-detection').getByText('Detected from index.html in the repository.').waitFor();
+      const builder = await form.getByLabel('Builder').inputValue();
+      check(builder === 'static', `the detected builder is ${builder}`);
       await form.getByRole('button', { name: 'Create', exact: true }).click();
       await page.locator('[data-step="BuildConfig"].steps__step--done').waitFor();
       await shot('20-import-created');

@@ -1,5 +1,5 @@
-import { useMemo, useRef, useState, type FormEvent } from 'react';
-import { appName, builders, guessBuilder, importObjects, registryHost, splitGitURL, type Builder, type ImportObjects } from '../api/builds';
+import { useEffect, useMemo, useRef, useState, type FormEvent } from 'react';
+import { appName, builders, guessBuilder, importObjects, registryHost, splitGitURL, validateGitURL, type Builder, type ImportObjects } from '../api/builds';
 import { describeError } from '../api/errors';
 import { projectPath } from '../api/resources';
 import type { ApiObject, Build, Deployment, Route } from '../api/types';
@@ -40,6 +40,44 @@ export function ImportPage({ project }: { project: string }) {
   const formRef = useRef<HTMLFormElement>(null);
   const created = steps !== null && steps.every((s) => s.state === 'done');
   const projectURL = `/projects/${encodeURIComponent(project)}`;
+
+  // The server looks inside the repository (as slip new-app does) and
+  // names the builder; until it answers, the URL's words decide.
+  const [detection, setDetection] = useState('');
+  const builderTouched = useRef(false);
+  builderTouched.current = touched.builder;
+  useEffect(() => {
+    const { uri, ref } = splitGitURL(form.gitURL);
+    if (validateGitURL(uri) !== null) {
+      setDetection('');
+      return;
+    }
+    const controller = new AbortController();
+    const timer = setTimeout(() => {
+      setDetection('Looking inside the repository…');
+      client
+        .post<{ builder: string; file: string }>(
+          projectPath(project, 'builderdetections'),
+          { git: { uri, ref: ref || undefined }, contextDir: form.contextDir.trim() || undefined },
+          { signal: controller.signal },
+        )
+        .then((found) => {
+          if (!(builders as readonly string[]).includes(found.builder)) {
+            setDetection(`The repository looks like ${found.builder} (${found.file}), which no builder of Slipway builds: choose one.`);
+            return;
+          }
+          if (!builderTouched.current) setForm((f) => ({ ...f, builder: found.builder as Builder }));
+          setDetection(`Detected from ${found.file} in the repository.`);
+        })
+        .catch((error: unknown) => {
+          if (!controller.signal.aborted) setDetection(`Not detected (${describeError(error)}): choose it.`);
+        });
+    }, 600);
+    return () => {
+      clearTimeout(timer);
+      controller.abort();
+    };
+  }, [client, project, form.gitURL, form.contextDir]);
 
   const setGitURL = (gitURL: string) =>
     setForm((f) => {
@@ -115,7 +153,7 @@ export function ImportPage({ project }: { project: string }) {
           <Field label="Git repository URL" error={problems.gitURL} required help="https://…, ssh://…, git@host:path or file://…; add #branch to build another branch.">
             {(c) => <input {...c} value={form.gitURL} onChange={(e) => setGitURL(e.target.value)} placeholder="https://github.com/shop/web.git" autoComplete="off" data-autofocus />}
           </Field>
-          <Field label="Builder" help="Guessed from the URL: the console cannot look inside the repository. Check it.">
+          <Field label="Builder" help={<span data-testid="builder-detection">{detection || 'Detected from the repository once its URL is entered.'}</span>}>
             {(c) => (
               <select
                 {...c}
