@@ -18,10 +18,6 @@ var (
 	clusterRoleBindingsResource = mustResource(api.ClusterRoleBindingsResource)
 )
 
-// bindingRetries bounds the read-modify-write retries of a role change
-// racing another writer.
-const bindingRetries = 5
-
 // policyCommand builds "policy": as `slip adm policy` it can also manage
 // cluster-wide bindings (--cluster); as `slip policy` (OpenShift's
 // project-level alias) it works in a project.
@@ -149,21 +145,16 @@ func (a *App) changeRole(ctx context.Context, role string, subjects []api.Subjec
 		verb = "removed from"
 	}
 	op := fmt.Sprintf("role %q %s", role, where)
-	for attempt := 0; ; attempt++ {
-		err := a.changeBinding(ctx, s, res, project, role, subjects, add)
-		if errors.Is(err, errdefs.ErrConflict) && attempt < bindingRetries {
-			continue
+	err = retryOnConflict(func() error { return a.changeBinding(ctx, s, res, project, role, subjects, add) })
+	if err != nil {
+		var ce *changeError
+		if errors.As(err, &ce) {
+			return err
 		}
-		if err != nil {
-			var ce *changeError
-			if errors.As(err, &ce) {
-				return err
-			}
-			return failedTo(fmt.Sprintf("change %s", op), err)
-		}
-		fmt.Fprintf(a.Stdout, "role %q %s: %s %s\n", role, strings.TrimSuffix(strings.TrimSuffix(verb, " to"), " from"), strings.Join(names, ", "), where)
-		return nil
+		return failedTo(fmt.Sprintf("change %s", op), err)
 	}
+	fmt.Fprintf(a.Stdout, "role %q %s: %s %s\n", role, strings.TrimSuffix(strings.TrimSuffix(verb, " to"), " from"), strings.Join(names, ", "), where)
+	return nil
 }
 
 // changeError is a role change that makes no sense for the binding as it

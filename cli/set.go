@@ -103,26 +103,33 @@ func (a *App) setTriggersCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			var d api.Deployment
-			if err := s.client.Get(cmd.Context(), deploymentsResource, project, name, &d); err != nil {
-				return failedTo(fmt.Sprintf("get deployment %q", name), err)
-			}
 			n := 0
-			for _, tr := range d.Spec.Triggers {
-				if tr.Type == api.ImageChangeTrigger && tr.ImageChange != nil {
-					tr.ImageChange.Automatic = auto
-					n++
+			err = retryOnConflict(func() error {
+				var d api.Deployment
+				if err := s.client.Get(cmd.Context(), deploymentsResource, project, name, &d); err != nil {
+					return failedTo(fmt.Sprintf("get deployment %q", name), err)
 				}
-			}
-			if n == 0 {
-				return fmt.Errorf("deployment %q has no image change triggers", name)
-			}
-			patch, _ := json.Marshal(map[string]any{
-				"metadata": map[string]any{"resourceVersion": d.Metadata.ResourceVersion},
-				"spec":     map[string]any{"triggers": d.Spec.Triggers},
+				n = 0
+				for _, tr := range d.Spec.Triggers {
+					if tr.Type == api.ImageChangeTrigger && tr.ImageChange != nil {
+						tr.ImageChange.Automatic = auto
+						n++
+					}
+				}
+				if n == 0 {
+					return fmt.Errorf("deployment %q has no image change triggers", name)
+				}
+				patch, _ := json.Marshal(map[string]any{
+					"metadata": map[string]any{"resourceVersion": d.Metadata.ResourceVersion},
+					"spec":     map[string]any{"triggers": d.Spec.Triggers},
+				})
+				if err := s.client.Patch(cmd.Context(), deploymentsResource, project, name, patch, false, nil); err != nil {
+					return failedTo(fmt.Sprintf("update deployment %q", name), err)
+				}
+				return nil
 			})
-			if err := s.client.Patch(cmd.Context(), deploymentsResource, project, name, patch, false, nil); err != nil {
-				return failedTo(fmt.Sprintf("update deployment %q", name), err)
+			if err != nil {
+				return err
 			}
 			mode := "manual"
 			if auto {

@@ -16,7 +16,9 @@ import (
 // updateContainers reads a deployment, lets change edit the template's
 // containers (all, or the one named container) and writes them back with
 // the resourceVersion it read, so a concurrent change is a conflict rather
-// than a lost update. Every template change is a new rollout.
+// than a lost update. A conflict (the deployment controller writes the
+// object too) reads it again and reapplies change, a few times. Every
+// template change is a new rollout.
 func (a *App) updateContainers(ctx context.Context, target, container string, change func(*api.Container) error) error {
 	name, err := deploymentName(target)
 	if err != nil {
@@ -26,30 +28,36 @@ func (a *App) updateContainers(ctx context.Context, target, container string, ch
 	if err != nil {
 		return err
 	}
-	var d api.Deployment
-	if err := s.client.Get(ctx, deploymentsResource, project, name, &d); err != nil {
-		return failedTo(fmt.Sprintf("get deployment %q", name), err)
-	}
-	containers := d.Spec.Template.Spec.Containers
-	found := false
-	for i := range containers {
-		if container == "" || containers[i].Name == container {
-			if err := change(&containers[i]); err != nil {
-				return err
-			}
-			found = true
+	err = retryOnConflict(func() error {
+		var d api.Deployment
+		if err := s.client.Get(ctx, deploymentsResource, project, name, &d); err != nil {
+			return failedTo(fmt.Sprintf("get deployment %q", name), err)
 		}
-	}
-	if !found {
-		return usagef("deployment %q has no container %q", name, container)
-	}
-	// A merge patch replaces the containers list whole.
-	patch, _ := json.Marshal(map[string]any{
-		"metadata": map[string]any{"resourceVersion": d.Metadata.ResourceVersion},
-		"spec":     map[string]any{"template": map[string]any{"spec": map[string]any{"containers": containers}}},
+		containers := d.Spec.Template.Spec.Containers
+		found := false
+		for i := range containers {
+			if container == "" || containers[i].Name == container {
+				if err := change(&containers[i]); err != nil {
+					return err
+				}
+				found = true
+			}
+		}
+		if !found {
+			return usagef("deployment %q has no container %q", name, container)
+		}
+		// A merge patch replaces the containers list whole.
+		patch, _ := json.Marshal(map[string]any{
+			"metadata": map[string]any{"resourceVersion": d.Metadata.ResourceVersion},
+			"spec":     map[string]any{"template": map[string]any{"spec": map[string]any{"containers": containers}}},
+		})
+		if err := s.client.Patch(ctx, deploymentsResource, project, name, patch, false, nil); err != nil {
+			return failedTo(fmt.Sprintf("update deployment %q", name), err)
+		}
+		return nil
 	})
-	if err := s.client.Patch(ctx, deploymentsResource, project, name, patch, false, nil); err != nil {
-		return failedTo(fmt.Sprintf("update deployment %q", name), err)
+	if err != nil {
+		return err
 	}
 	fmt.Fprintf(a.Stdout, "deployment/%s updated\n", name)
 	return nil
