@@ -25,23 +25,31 @@ import (
 // and wait to be killed.
 const ownerEnv = "SLIPWAY_OVNSTACK_OWNER"
 
-// TestOwnerProcess is the owner process (a re-run of this test binary);
-// outside TestAdoptAfterOwnerKilled it skips.
-func TestOwnerProcess(t *testing.T) {
-	spec := os.Getenv(ownerEnv)
-	if spec == "" {
-		t.Skip("runs only as TestAdoptAfterOwnerKilled's owner process")
+// TestMain runs the test binary as the owner process of
+// TestAdoptAfterOwnerKilled when ownerEnv is set, the tests otherwise.
+func TestMain(m *testing.M) {
+	if spec := os.Getenv(ownerEnv); spec != "" {
+		if err := runOwner(spec); err != nil {
+			fmt.Fprintln(os.Stderr, "owner:", err)
+			os.Exit(1)
+		}
 	}
+	os.Exit(m.Run())
+}
+
+// runOwner starts a central and a chassis as spec ("dir,netns") says,
+// prints "ready" and waits to be killed.
+func runOwner(spec string) error {
 	dir, netns, _ := strings.Cut(spec, ",")
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	central, err := ovnstack.StartCentral(ctx, ovnstack.CentralConfig{Dir: filepath.Join(dir, "central")})
 	if err != nil {
-		t.Fatal(err)
+		return err
 	}
 	if _, err := ovnstack.StartChassis(ctx, ovnstack.ChassisConfig{Dir: filepath.Join(dir, "chassis"), SystemID: "adopt",
 		SouthboundRemote: central.SouthboundEndpoint(), NetNS: netns}); err != nil {
-		t.Fatal(err)
+		return err
 	}
 	fmt.Println("ready")
 	select {} // until killed
@@ -50,7 +58,7 @@ func TestOwnerProcess(t *testing.T) {
 // startOwner runs the owner process and waits for its "ready".
 func startOwner(t *testing.T, dir, netns string) *exec.Cmd {
 	t.Helper()
-	cmd := exec.Command(os.Args[0], "-test.run=^TestOwnerProcess$", "-test.v")
+	cmd := exec.Command(os.Args[0])
 	cmd.Env = append(os.Environ(), ownerEnv+"="+dir+","+netns)
 	out, err := cmd.StdoutPipe()
 	if err != nil {
