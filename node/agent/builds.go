@@ -118,11 +118,6 @@ func (a *Agent) syncBuild(ctx context.Context, pod *api.Pod, st *podState, exist
 			f.Close()
 			bctx, cancel := context.WithCancel(parent)
 			b = &buildRun{cancel: cancel, done: make(chan struct{}), started: now}
-			// Known before the executor writes its first line: a log
-			// follower that looked in between saw no build and stopped.
-			a.mu.Lock()
-			a.builds[uid] = b
-			a.mu.Unlock()
 			spec := toPodspec(pod, secrets)
 			a.buildWG.Go(func() {
 				defer cancel()
