@@ -350,35 +350,57 @@ func (h *Handler) admitQuota(ctx context.Context, res *api.Resource, obj *api.Ob
 }
 
 // recordQuotaUsage writes the quotas' status best-effort: it is
-// informational, and a failed or conflicting write only leaves it stale
-// until the next admission.
+// informational, and a failed write only leaves it stale until the next
+// admission. The quotas come from the informer and may be a version behind
+// the last admission's write: a conflict is retried on the stored object.
 func (h *Handler) recordQuotaUsage(ctx context.Context, quotaRes *api.Resource, quotas []*api.Object, used map[string]int64) {
 	for _, q := range quotas {
-		var rq api.ResourceQuota
-		if err := json.Unmarshal(q.Spec, &rq.Spec); err != nil {
-			continue
-		}
-		_ = json.Unmarshal(q.Status, &rq.Status)
-		status := api.ResourceQuotaStatus{Hard: rq.Spec.Hard, Used: api.ResourceList{}}
-		for key := range rq.Spec.Hard {
-			// Keys this write does not charge keep their last recorded use.
-			if v, ok := used[key]; ok {
-				status.Used[key] = api.FormatQuota(key, v)
-			} else if old, ok := rq.Status.Used[key]; ok {
-				status.Used[key] = old
+		ctx := store.WithProject(ctx, q.Metadata.Project)
+		for attempt := 0; ; attempt++ {
+			err := h.writeQuotaUsage(ctx, quotaRes, q, used)
+			if errors.Is(err, errdefs.ErrConflict) && attempt < 3 {
+				fresh, getErr := h.cfg.Service.Get(ctx, quotaRes, q.Metadata.Name)
+				if getErr == nil {
+					q = fresh
+					continue
+				}
+				err = getErr
 			}
-		}
-		if maps.Equal(status.Hard, rq.Status.Hard) && maps.Equal(status.Used, rq.Status.Used) {
-			continue
-		}
-		raw, _ := json.Marshal(status)
-		next := *q
-		next.Status = raw
-		_, err := h.cfg.Service.UpdateStatus(store.WithProject(ctx, q.Metadata.Project), quotaRes, q.Metadata.Name, &next)
-		if err != nil && !errors.Is(err, errdefs.ErrConflict) {
-			h.log.DebugContext(ctx, "recording quota usage failed", "project", q.Metadata.Project, "name", q.Metadata.Name, "err", err)
+			if err != nil {
+				h.log.DebugContext(ctx, "recording quota usage failed", "project", q.Metadata.Project, "name", q.Metadata.Name, "err", err)
+			}
+			break
 		}
 	}
+}
+
+// writeQuotaUsage writes one quota's status unless it already says so.
+func (h *Handler) writeQuotaUsage(ctx context.Context, quotaRes *api.Resource, q *api.Object, used map[string]int64) error {
+	var rq api.ResourceQuota
+	if err := json.Unmarshal(q.Spec, &rq.Spec); err != nil {
+		return fmt.Errorf("decode the spec of quota %q: %w", q.Metadata.Name, err)
+	}
+	_ = json.Unmarshal(q.Status, &rq.Status)
+	status := api.ResourceQuotaStatus{Hard: rq.Spec.Hard, Used: api.ResourceList{}}
+	for key := range rq.Spec.Hard {
+		// Keys this write does not charge keep their last recorded use.
+		if v, ok := used[key]; ok {
+			status.Used[key] = api.FormatQuota(key, v)
+		} else if old, ok := rq.Status.Used[key]; ok {
+			status.Used[key] = old
+		}
+	}
+	if maps.Equal(status.Hard, rq.Status.Hard) && maps.Equal(status.Used, rq.Status.Used) {
+		return nil
+	}
+	raw, err := json.Marshal(status)
+	if err != nil {
+		return fmt.Errorf("encode the status of quota %q: %w", q.Metadata.Name, err)
+	}
+	next := *q
+	next.Status = raw
+	_, err = h.cfg.Service.UpdateStatus(ctx, quotaRes, q.Metadata.Name, &next)
+	return err
 }
 
 // forbiddenf is a Forbidden error whose message is exactly the text given,
