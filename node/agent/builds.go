@@ -106,7 +106,13 @@ func (a *Agent) syncBuild(ctx context.Context, pod *api.Pod, st *podState, exist
 			if d := pod.Spec.ActiveDeadlineSeconds; d != nil && pod.Metadata.CreationTimestamp != nil {
 				deadline = max(time.Duration(*d)*time.Second-now.Sub(*pod.Metadata.CreationTimestamp), time.Second)
 			}
-			// The log exists from the start, so it can be followed at once.
+			// The log exists, empty, before the build is registered, and
+			// the build is registered before its executor starts: a log
+			// follower that finds the build running finds its log, and
+			// one that finds no build yet sees the pod pending (see
+			// buildLogGrowing) and waits. The executor and the assemble
+			// container's shim append to this file (only log rotation
+			// truncates it, as any container's).
 			logPath := a.rt.LogPath(uid, api.BuildContainerName)
 			if err := os.MkdirAll(filepath.Dir(logPath), 0o711); err != nil {
 				return 0, fmt.Errorf("build log: %w", err)
@@ -118,6 +124,9 @@ func (a *Agent) syncBuild(ctx context.Context, pod *api.Pod, st *podState, exist
 			f.Close()
 			bctx, cancel := context.WithCancel(parent)
 			b = &buildRun{cancel: cancel, done: make(chan struct{}), started: now}
+			a.mu.Lock()
+			a.builds[uid] = b
+			a.mu.Unlock()
 			spec := toPodspec(pod, secrets)
 			a.buildWG.Go(func() {
 				defer cancel()

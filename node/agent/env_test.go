@@ -76,6 +76,8 @@ type env struct {
 	nodeName string
 	// puller pulls from the server's registry with the node's token.
 	puller *imagepull.Puller
+	// images, when set, is the agent's ImagePuller instead of puller.
+	images agent.ImagePuller
 	agent  *agent.Agent
 	// builds, when set, runs the agent's build pods.
 	builds agent.BuildRunner
@@ -220,7 +222,7 @@ func (e *env) config() agent.Config {
 			Network: e.net, Logger: e.logger},
 		ContainerdVersion: e.daemon.Versions().Containerd, RuncVersion: e.daemon.Versions().Runc,
 		Labels: map[string]string{"test": "yes"}, Taints: []api.Taint{{Key: "slipway.io/test", Effect: "PreferNoSchedule"}},
-		Images:            e.puller,
+		Images:            e.imagePuller(),
 		DaemonEndpoint:    "https://127.0.0.1:10250",
 		HeartbeatInterval: time.Second, ResyncInterval: 2 * time.Second,
 		RestartBackoff: 500 * time.Millisecond, MaxRestartBackoff: 4 * time.Second,
@@ -236,6 +238,13 @@ func (e *env) config() agent.Config {
 		},
 		Logger: e.logger,
 	}
+}
+
+func (e *env) imagePuller() agent.ImagePuller {
+	if e.images != nil {
+		return e.images
+	}
+	return e.puller
 }
 
 // startAgent starts a new Agent (a fresh process would do the same).

@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/slipway/slipway/api"
 	"github.com/slipway/slipway/node/agent/execstream"
 	"github.com/slipway/slipway/node/runtime"
 )
@@ -83,24 +84,52 @@ func (a *Agent) containerState(r *http.Request, uid, name string) (runtime.Conta
 }
 
 // logGrowing reports whether a container's live log may still grow: its
-// instance runs, or, for a build pod, its build runs.
+// instance runs, or, for a build pod, its build runs or is still to start.
 func (a *Agent) logGrowing(r *http.Request, uid, name string) (bool, error) {
-	a.mu.Lock()
-	b := a.builds[uid]
-	a.mu.Unlock()
-	if b != nil {
-		select {
-		case <-b.done:
-			return false, nil
-		default:
-			return true, nil
-		}
+	if growing, ok := a.buildLogGrowing(uid); ok {
+		return growing, nil
 	}
 	st, err := a.containerState(r, uid, name)
 	if err != nil {
 		return false, err
 	}
 	return st.State == runtime.StateRunning, nil
+}
+
+// buildLogGrowing reports, for a build pod this agent runs, whether its
+// log may still grow; ok is false for other pods. A build grows from the
+// moment the pod is known until its executor returns: syncBuild creates
+// the log, then registers the build, then starts the executor, and the
+// build ends only once the executor has closed the log. A build pod that
+// is not registered yet, neither finished nor deleted, is still to start
+// (or to be reported failed: that registers it too). Without this, a
+// follower that came before the registration found neither a build nor a
+// container, read the log as a finished one and stopped at its first
+// lines, or at none.
+func (a *Agent) buildLogGrowing(uid string) (growing, ok bool) {
+	a.mu.Lock()
+	b := a.builds[uid]
+	a.mu.Unlock()
+	if b != nil {
+		select {
+		case <-b.done:
+			return false, true
+		default:
+			return true, true
+		}
+	}
+	if a.cfg.Builds == nil {
+		return false, false
+	}
+	pod, _ := a.pods.get(uid)
+	if pod == nil || !isBuildPod(pod) {
+		return false, false
+	}
+	switch {
+	case pod.Metadata.DeletionTimestamp != nil, pod.Status.Phase == api.PodSucceeded, pod.Status.Phase == api.PodFailed:
+		return false, true
+	}
+	return true, true
 }
 
 func httpError(w http.ResponseWriter, err error) {
@@ -158,6 +187,21 @@ func (a *Agent) serveLogs(w http.ResponseWriter, r *http.Request) {
 		follow = false // the previous instance has ended
 	}
 	f, err := os.Open(path)
+	if errors.Is(err, os.ErrNotExist) && growing && !previous {
+		// A log still to be created by what will write it — a build
+		// the agent has not started yet: it is empty so far, and a
+		// follower waits for it.
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		w.Header().Set("X-Content-Type-Options", "nosniff")
+		w.WriteHeader(http.StatusOK)
+		if !follow {
+			return
+		}
+		_ = http.NewResponseController(w).Flush()
+		if f, err = a.openWhenCreated(r, uid, name, path); err != nil {
+			return
+		}
+	}
 	if err != nil {
 		if errors.Is(err, os.ErrNotExist) && previous {
 			err = fmt.Errorf("container %q has no previous instance: %w", name, ErrContainerNotFound)
@@ -211,6 +255,28 @@ func (a *Agent) serveLogs(w http.ResponseWriter, r *http.Request) {
 		select {
 		case <-r.Context().Done():
 			return
+		case <-tick.C:
+		}
+	}
+}
+
+// openWhenCreated waits until the log at path exists and opens it; it
+// gives up when the client goes, or when the log is no longer growing and
+// still does not exist.
+func (a *Agent) openWhenCreated(r *http.Request, uid, name, path string) (*os.File, error) {
+	tick := time.NewTicker(100 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		f, err := os.Open(path)
+		if !errors.Is(err, os.ErrNotExist) {
+			return f, err
+		}
+		if growing, err := a.logGrowing(r, uid, name); err != nil || !growing {
+			return os.Open(path) // created before the build was known
+		}
+		select {
+		case <-r.Context().Done():
+			return nil, r.Context().Err()
 		case <-tick.C:
 		}
 	}
