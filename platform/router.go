@@ -44,6 +44,11 @@ type RouterConfig struct {
 	// RouteSelector and ProjectSelector shard routes between routers by
 	// the labels of the route and of its project.
 	Name, RouteSelector, ProjectSelector string
+	// Threads is HAProxy's thread count (default 2); BusyPolling keeps
+	// them polling instead of sleeping, for a router with CPUs of its own
+	// (see haproxycfg.Options).
+	Threads     int
+	BusyPolling bool
 	// Registerer receives the router controller's metrics
 	// (slipway_router_*); none when nil.
 	Registerer prometheus.Registerer
@@ -115,7 +120,7 @@ func StartRouter(ctx context.Context, cfg RouterConfig, c *client.Client, dir, d
 	}
 	opts := router.Options{
 		Dir: dir, Binary: bin, BindAddress: cfg.BindAddress, HTTPPort: cfg.HTTPPort, HTTPSPort: cfg.HTTPSPort,
-		DefaultCertificate: defaultCert, Logger: log,
+		DefaultCertificate: defaultCert, Threads: cfg.Threads, BusyPolling: cfg.BusyPolling, Logger: log,
 	}
 	if cfg.MetricsBind != "" {
 		password, err := statsPassword(filepath.Join(dir, StatsPasswordFile))

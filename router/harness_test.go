@@ -43,7 +43,9 @@ func freePort(t testing.TB) int {
 	return l.Addr().(*net.TCPAddr).Port
 }
 
-func startHarness(t testing.TB, minReload time.Duration) *harness {
+// startHarness starts a router on loopback ports; adjust changes its options
+// before the start.
+func startHarness(t testing.TB, minReload time.Duration, adjust ...func(*Options)) *harness {
 	t.Helper()
 	bin := testpeer.RequireBinary(t, "haproxy", "haproxy")
 	h := &harness{t: t, ca: testcert.NewCA(t, "router test CA"), httpPort: freePort(t), httpsPort: freePort(t), defaultCN: "*.apps.test"}
@@ -51,13 +53,17 @@ func startHarness(t testing.TB, minReload time.Duration) *harness {
 	def := h.ca.Issue(t, h.defaultCN)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	r, err := Start(ctx, Options{
+	opts := Options{
 		Dir: t.TempDir(), Binary: bin, BindAddress: "127.0.0.1", HTTPPort: h.httpPort, HTTPSPort: h.httpsPort,
 		DefaultCertificate: def.CertPEM + def.KeyPEM, MinReloadInterval: minReload,
 		HardStopAfter: 5 * time.Second,
 		MetricsBind:   h.metrics, StatsUser: statsUser, StatsPassword: statsPassword,
 		Logger: slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn})),
-	})
+	}
+	for _, f := range adjust {
+		f(&opts)
+	}
+	r, err := Start(ctx, opts)
 	if err != nil {
 		t.Fatal(err)
 	}

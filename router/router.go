@@ -52,8 +52,9 @@ type Options struct {
 	StatsUser, StatsPassword string
 	// MinReloadInterval defaults to DefaultMinReloadInterval.
 	MinReloadInterval time.Duration
-	// MaxConn, Threads and HardStopAfter: see haproxycfg.Options.
+	// MaxConn, Threads, BusyPolling and HardStopAfter: see haproxycfg.Options.
 	MaxConn, Threads int
+	BusyPolling      bool
 	HardStopAfter    time.Duration
 	// Logger defaults to slog.Default().
 	Logger *slog.Logger
@@ -217,6 +218,7 @@ func (r *Router) renderOptions(generation int, previous haproxycfg.Table) haprox
 		StatsPassword:      r.opts.StatsPassword,
 		MaxConn:            r.opts.MaxConn,
 		Threads:            r.opts.Threads,
+		BusyPolling:        r.opts.BusyPolling,
 		HardStopAfter:      r.opts.HardStopAfter,
 		Previous:           previous,
 	}

@@ -70,6 +70,11 @@ type Options struct {
 	MaxConn int
 	// Threads defaults to 2.
 	Threads int
+	// BusyPolling keeps HAProxy's threads polling instead of sleeping, for
+	// a router with CPUs of its own: in a virtual machine a sleeping CPU is
+	// woken by an inter-processor interrupt for every packet, which costs
+	// both sides more than the polling (HAProxy's busy-polling).
+	BusyPolling bool
 	// HardStopAfter bounds how long an old worker keeps serving its
 	// connections after a reload; defaults to 30 s.
 	HardStopAfter time.Duration

@@ -305,6 +305,7 @@ func TestRenderedConfigIsValid(t *testing.T) {
 	leaf := ca.Issue(t, "e.apps.test")
 	dir := t.TempDir()
 	opts := testOptions(t, dir)
+	opts.Threads, opts.BusyPolling = 1, true // a router with a CPU of its own
 	withTLS := func(r route.Route, tls route.TLS) route.Route { r.TLS = &tls; return r }
 	edge := withTLS(plain("p", "edge", "e.apps.test", 1), route.TLS{Termination: route.TerminationEdge,
 		Certificate: leaf.CertPEM, Key: leaf.KeyPEM, CACertificate: ca.PEM, InsecureEdgeTerminationPolicy: route.InsecureRedirect})
@@ -338,6 +339,9 @@ func TestRenderedConfigIsValid(t *testing.T) {
 	}
 	if err := haproxy.Check(t.Context(), bin, filepath.Join(dir, ConfigFile)); err != nil {
 		t.Fatalf("rendered configuration rejected: %v\n%s", err, res.Files[ConfigFile])
+	}
+	if cfg := string(res.Files[ConfigFile]); !strings.Contains(cfg, "\n    nbthread 1\n    busy-polling\n") {
+		t.Errorf("global section lacks nbthread 1 and busy-polling:\n%s", cfg)
 	}
 	for _, want := range []string{
 		"e.apps.test/ be_redirect_https", "a.apps.test/ be_http_p_plain", "nv.apps.test/ be_secure_p_noverify",

@@ -11,6 +11,7 @@ import (
 // view is the data of the configuration template.
 type view struct {
 	MaxConn, Threads int
+	BusyPolling      bool
 	HardStopAfter    string
 	RuntimeSocket    string
 	TLSSocket        string
@@ -52,6 +53,7 @@ func (o *Options) view() view {
 	v := view{
 		MaxConn:       o.MaxConn,
 		Threads:       o.Threads,
+		BusyPolling:   o.BusyPolling,
 		HardStopAfter: durationMillis(o.HardStopAfter),
 		RuntimeSocket: o.RuntimeSocket,
 		TLSSocket:     o.TLSSocket,
@@ -87,6 +89,9 @@ var configTemplate = template.Must(template.New(ConfigFile).Parse(`# Rendered by
 global
     maxconn {{.MaxConn}}
     nbthread {{.Threads}}
+{{- if .BusyPolling}}
+    busy-polling
+{{- end}}
     stats socket {{.RuntimeSocket}} mode 600 level admin expose-fd listeners
     stats timeout 2m
     hard-stop-after {{.HardStopAfter}}
