@@ -91,7 +91,9 @@ describe('LogViewer', () => {
     );
     const status = await screen.findByTestId('log-status');
     await waitFor(() => expect(push).toBeDefined());
-    push!('one\ntwo\n');
+    push!('one\n');
+    await waitFor(() => expect(status.textContent).toBe('Streaming · 1 line'));
+    push!('two\n');
     await waitFor(() => expect(status.textContent).toBe('Streaming · 2 lines'));
     fireEvent.click(screen.getByRole('button', { name: 'Pause' }));
     push!('three\n');

@@ -110,10 +110,13 @@ export function LogViewer({ path, name, container }: LogViewerProps) {
     };
   }, [client, path, container, attempt]);
 
-  // The lines on screen: the live ring, or the snapshot taken at pause.
-  const source = useMemo(() => frozen?.lines ?? buffer.current.lines(), [frozen, version]); // eslint-disable-line react-hooks/exhaustive-deps
+  // The lines on screen and their count, taken together at the last flush
+  // (the ring fills in between): the live ring, or the snapshot taken at pause.
+  const { lines: source, total } = useMemo(
+    () => frozen ?? { lines: buffer.current.lines(), total: buffer.current.total },
+    [frozen, version], // eslint-disable-line react-hooks/exhaustive-deps
+  );
   const shown = useMemo(() => matching(source, search), [source, search]);
-  const total = frozen?.total ?? buffer.current.total;
   const newSincePause = frozen ? buffer.current.total - frozen.total : 0;
 
   const pause = useCallback(() => {
@@ -217,8 +220,8 @@ export function LogViewer({ path, name, container }: LogViewerProps) {
           Download
         </button>
         <span className="logs__status" role="status" aria-live="polite" data-testid="log-status">
-          {stateText(state)} · {total.toLocaleString()} lines
-          {search.trim() ? ` · ${shown.length.toLocaleString()} match` : ''}
+          {stateText(state)} · {total.toLocaleString()} {total === 1 ? 'line' : 'lines'}
+          {search.trim() ? ` · ${shown.length.toLocaleString()} ${shown.length === 1 ? 'match' : 'matches'}` : ''}
           {dropped > 0 ? ` · showing the last ${source.length.toLocaleString()}` : ''}
         </span>
       </div>
