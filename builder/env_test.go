@@ -23,6 +23,7 @@ import (
 	"github.com/slipway/slipway/builder"
 	"github.com/slipway/slipway/builder/images"
 	"github.com/slipway/slipway/internal/testpeer"
+	"github.com/slipway/slipway/internal/testwait"
 	"github.com/slipway/slipway/node/cninet"
 	"github.com/slipway/slipway/node/containerd"
 	"github.com/slipway/slipway/node/podspec"
@@ -240,28 +241,13 @@ func (e *env) serve(t testing.TB, image string, paths ...string) []string {
 	var bodies []string
 	for _, p := range paths {
 		var body string
-		eventually(t, 20*time.Second, "GET "+p+" from "+image, func() (err error) {
+		testwait.Until(t, 20*time.Second, "GET "+p+" from "+image, func() (err error) {
 			body, err = get(fmt.Sprintf("http://%s:8080%s", ps.IP, p))
 			return err
 		})
 		bodies = append(bodies, body)
 	}
 	return bodies
-}
-
-func eventually(t testing.TB, timeout time.Duration, what string, check func() error) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for {
-		err := check()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: still failing after %v: %v", what, timeout, err)
-		}
-		time.Sleep(50 * time.Millisecond) // polling interval, not synchronisation
-	}
 }
 
 var httpClient = &http.Client{Timeout: 2 * time.Second}

@@ -20,6 +20,7 @@ import (
 	"github.com/slipway/slipway/builder"
 	"github.com/slipway/slipway/builder/gittest"
 	"github.com/slipway/slipway/builder/images"
+	"github.com/slipway/slipway/internal/testwait"
 )
 
 // TestSamples builds each sample application with its builder image from a
@@ -261,7 +262,7 @@ func TestCancel(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan builder.Result, 1)
 	go func() { done <- e.ex.Run(ctx, pod, 0) }()
-	eventually(t, 30*time.Second, "assemble starts", func() error {
+	testwait.Until(t, 30*time.Second, "assemble starts", func() error {
 		b, _ := os.ReadFile(e.rt.LogPath(pod.UID, builder.ContainerName))
 		if !strings.Contains(string(b), "started") {
 			return errStatus{0}

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/slipway/slipway/internal/testpeer"
+	"github.com/slipway/slipway/internal/testwait"
 	"github.com/slipway/slipway/router/internal/testcert"
 	"github.com/slipway/slipway/router/route"
 )
@@ -160,21 +161,11 @@ func (h *harness) get(c *http.Client, url string) (reply, error) {
 	return rep, nil
 }
 
-// eventually polls check every 5 ms until it returns nil or within passes.
+// eventually polls check every 5 ms until it returns nil or within passes,
+// and returns how long it took (the benchmarks' latencies).
 func eventually(t testing.TB, within time.Duration, check func() error) time.Duration {
 	t.Helper()
-	start := time.Now()
-	deadline := start.Add(within)
-	for {
-		err := check()
-		if err == nil {
-			return time.Since(start)
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("not within %s: %v", within, err)
-		}
-		time.Sleep(5 * time.Millisecond) // polling interval, not synchronisation
-	}
+	return testwait.Every(t, within, 5*time.Millisecond, "the router's answer", check)
 }
 
 // expect checks a reply: status, and body prefix when want is non-empty.

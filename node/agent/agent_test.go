@@ -20,6 +20,7 @@ import (
 
 	"github.com/slipway/slipway/api"
 	"github.com/slipway/slipway/api/errdefs"
+	"github.com/slipway/slipway/internal/testwait"
 	"github.com/slipway/slipway/node/agent"
 	"github.com/slipway/slipway/node/agent/execstream"
 	"github.com/slipway/slipway/node/runtime"
@@ -76,7 +77,7 @@ func (e *env) testNode(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	var node api.Node
-	eventually(t, 10*time.Second, "node registered with status", func() error {
+	testwait.Until(t, 10*time.Second, "node registered with status", func() error {
 		if err := e.admin.Get(ctx, nodesRes, "", e.nodeName, &node); err != nil {
 			return err
 		}
@@ -113,13 +114,13 @@ func (e *env) testNode(t *testing.T) {
 	}
 	// The lease is renewed every heartbeat (1 s here), for 4 s.
 	var first api.Lease
-	eventually(t, 10*time.Second, "lease exists", func() error {
+	testwait.Until(t, 10*time.Second, "lease exists", func() error {
 		return e.admin.Get(ctx, leasesRes, "", agent.LeaseName(e.nodeName), &first)
 	})
 	if first.Spec.HolderIdentity != e.nodeName || first.Spec.LeaseDurationSeconds != 4 {
 		t.Errorf("lease %+v", first.Spec)
 	}
-	eventually(t, 10*time.Second, "lease renewed", func() error {
+	testwait.Until(t, 10*time.Second, "lease renewed", func() error {
 		var l api.Lease
 		if err := e.admin.Get(ctx, leasesRes, "", agent.LeaseName(e.nodeName), &l); err != nil {
 			return err
@@ -142,7 +143,7 @@ func (e *env) testServes(t *testing.T) {
 	p := e.waitPod(t, "web", 30*time.Second, "ready", ready)
 	// Without a readiness probe, ready means started: httpd may take a
 	// moment to listen.
-	eventually(t, 5*time.Second, "GET pod", func() error {
+	testwait.Until(t, 5*time.Second, "GET pod", func() error {
 		if body, err := get(podURL(p)); err != nil || body != sampleimage.IndexHTML {
 			return fmt.Errorf("%q %v", body, err)
 		}
@@ -162,7 +163,7 @@ func (e *env) testServes(t *testing.T) {
 	if !slices.Contains(created.Metadata.Finalizers, api.PodTerminationFinalizer) {
 		t.Errorf("finalizers %v", created.Metadata.Finalizers)
 	}
-	eventually(t, 5*time.Second, "metrics", func() error {
+	testwait.Until(t, 5*time.Second, "metrics", func() error {
 		mfs, err := e.reg.Gather()
 		if err != nil {
 			return err
@@ -383,7 +384,7 @@ func (e *env) deleteAndWaitGone(t testing.TB, name string) {
 	if err := e.admin.Delete(context.Background(), podsRes, project, name, nil); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, 20*time.Second, "pod "+name+" gone", func() error {
+	testwait.Until(t, 20*time.Second, "pod "+name+" gone", func() error {
 		var p api.Pod
 		err := e.admin.Get(context.Background(), podsRes, project, name, &p)
 		if errors.Is(err, errdefs.ErrNotFound) {
@@ -457,7 +458,7 @@ func (e *env) testLogsAndExec(t *testing.T) {
 		b, _ := io.ReadAll(resp.Body)
 		return string(b), resp.StatusCode
 	}
-	eventually(t, 5*time.Second, "all lines logged", func() error {
+	testwait.Until(t, 5*time.Second, "all lines logged", func() error {
 		if out, _ := logs(""); out != "line 1\nline 2\nline 3\nline 4\nline 5\n" {
 			return fmt.Errorf("logs %q", out)
 		}
@@ -580,7 +581,7 @@ func (e *env) testRestart(t *testing.T) {
 	time.Sleep(time.Second) // the pod keeps serving without its agent (the HTTP loop counts)
 	e.startAgent()
 
-	eventually(t, 20*time.Second, "orphan removed", func() error {
+	testwait.Until(t, 20*time.Second, "orphan removed", func() error {
 		if _, err := e.agent.Runtime().PodStatus(ctx, orphan.Metadata.UID); !errors.Is(err, runtime.ErrNotFound) {
 			return fmt.Errorf("orphan still present: %v", err)
 		}
@@ -616,7 +617,7 @@ func (e *env) testStats(t *testing.T) {
 	e.waitPod(t, "burner", 30*time.Second, "running", running)
 	srv := httptest.NewServer(e.agent.Handler())
 	defer srv.Close()
-	eventually(t, 15*time.Second, "the burner's CPU in /stats/summary", func() error {
+	testwait.Until(t, 15*time.Second, "the burner's CPU in /stats/summary", func() error {
 		resp, err := http.Get(srv.URL + "/stats/summary")
 		if err != nil {
 			return err

@@ -11,6 +11,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/slipway/slipway/internal/testwait"
 )
 
 // BenchmarkPodStartToServing measures, for 20 pods created one after the
@@ -33,7 +35,7 @@ func BenchmarkPodStartToServing(b *testing.B) {
 			start := time.Now()
 			e.create(b, e.pod(name, nil))
 			var ip string
-			eventually(b, 30*time.Second, name+" serves", func() error {
+			testwait.Until(b, 30*time.Second, name+" serves", func() error {
 				if ip == "" {
 					p := e.get(b, name)
 					if p.Status.PodIP == "" {
@@ -71,7 +73,7 @@ func BenchmarkPodStartToServing(b *testing.B) {
 			name := fmt.Sprintf("bench-%d-%d", i, j)
 			_ = e.admin.Delete(ctx, podsRes, project, name, nil)
 		}
-		eventually(b, 60*time.Second, "bench pods stopped", func() error {
+		testwait.Until(b, 60*time.Second, "bench pods stopped", func() error {
 			pods, err := e.agent.Runtime().ListPods(ctx)
 			if err != nil || len(pods) != 0 {
 				return fmt.Errorf("%d pods left (%v)", len(pods), err)
@@ -101,7 +103,7 @@ func bareCtrRuns(b *testing.B, e *env, round int) []time.Duration {
 		if err != nil {
 			b.Fatalf("ctr run: %v: %s", err, out)
 		}
-		eventually(b, 30*time.Second, id+" serves", func() error {
+		testwait.Until(b, 30*time.Second, id+" serves", func() error {
 			_, err := get(fmt.Sprintf("http://127.0.0.1:%d/", port))
 			return err
 		})

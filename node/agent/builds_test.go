@@ -21,6 +21,7 @@ import (
 	"github.com/slipway/slipway/builder"
 	"github.com/slipway/slipway/builder/gittest"
 	"github.com/slipway/slipway/builder/images"
+	"github.com/slipway/slipway/internal/testwait"
 	"github.com/slipway/slipway/node/agent"
 	"github.com/slipway/slipway/node/podspec"
 )
@@ -53,7 +54,7 @@ func TestBuildPods(t *testing.T) {
 	logSrv := httptest.NewServer(e.agent.Handler())
 	defer logSrv.Close()
 	var followed []byte
-	eventually(t, time.Minute, "follow the build log", func() error {
+	testwait.Until(t, time.Minute, "follow the build log", func() error {
 		resp, err := http.Get(logSrv.URL + "/containerLogs/" + project + "/site-1-build/build?follow=true")
 		if err != nil {
 			return err
@@ -101,7 +102,7 @@ func TestBuildPods(t *testing.T) {
 	}
 	e.create(t, e.pod("site", func(p *api.Pod) { p.Spec.Containers[0].Image = out }))
 	app := e.waitPod(t, "site", time.Minute, "runs the built image", running)
-	eventually(t, 20*time.Second, "the built site answers", func() error {
+	testwait.Until(t, 20*time.Second, "the built site answers", func() error {
 		body, err := get(fmt.Sprintf("http://%s:8080/", app.Status.PodIP))
 		if err == nil && !strings.Contains(body, "Hello from the Slipway static sample") {
 			return fmt.Errorf("body %q", body)
@@ -113,7 +114,7 @@ func TestBuildPods(t *testing.T) {
 	slow := gittest.New(t)
 	slow.Commit("main", "slow", map[string]string{"index.html": "x", ".s2i/bin/assemble": "#!/bin/sh\necho assembling\nsleep 600\n"})
 	created := e.create(t, e.buildPod("site-2", slow.URI(), out))
-	eventually(t, time.Minute, "assemble runs", func() error {
+	testwait.Until(t, time.Minute, "assemble runs", func() error {
 		b, _ := os.ReadFile(e.agent.Runtime().LogPath(created.Metadata.UID, api.BuildContainerName))
 		if !strings.Contains(string(b), "assembling") {
 			return fmt.Errorf("log: %q", b)
@@ -123,7 +124,7 @@ func TestBuildPods(t *testing.T) {
 	if err := e.admin.Delete(ctx, podsRes, project, "site-2-build", nil); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, 30*time.Second, "the cancelled build pod is gone from the node", func() error {
+	testwait.Until(t, 30*time.Second, "the cancelled build pod is gone from the node", func() error {
 		pods, err := e.agent.Runtime().ListPods(ctx)
 		if err != nil {
 			return err
@@ -201,7 +202,7 @@ func TestBuildConfigToImage(t *testing.T) {
 	if err := e.admin.Do(ctx, "POST", client.Path(bcs, project, "site", "instantiate"), "application/json", []byte(`{}`), &b); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, 2*time.Minute, "build "+b.Metadata.Name+" completes", func() error {
+	testwait.Until(t, 2*time.Minute, "build "+b.Metadata.Name+" completes", func() error {
 		if err := e.admin.Get(ctx, builds, project, b.Metadata.Name, &b); err != nil {
 			return err
 		}
@@ -247,7 +248,7 @@ func TestBuildInterruptedByAgentRestart(t *testing.T) {
 	e := newBuildEnv(t, 43)
 	slow.Commit("main", "slow", map[string]string{"index.html": "x", ".s2i/bin/assemble": "#!/bin/sh\necho assembling\nsleep 600\n"})
 	created := e.create(t, e.buildPod("slow-1", slow.URI(), e.srv.RegistryHost()+"/"+project+"/slow:latest"))
-	eventually(t, time.Minute, "assemble runs", func() error {
+	testwait.Until(t, time.Minute, "assemble runs", func() error {
 		b, _ := os.ReadFile(e.agent.Runtime().LogPath(created.Metadata.UID, api.BuildContainerName))
 		if !strings.Contains(string(b), "assembling") {
 			return fmt.Errorf("log: %q", b)

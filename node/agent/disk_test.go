@@ -20,6 +20,7 @@ import (
 	"github.com/containerd/containerd/v2/pkg/namespaces"
 
 	"github.com/slipway/slipway/api"
+	"github.com/slipway/slipway/internal/testwait"
 	"github.com/slipway/slipway/node/agent"
 	"github.com/slipway/slipway/node/sampleimage"
 )
@@ -120,7 +121,7 @@ done`
 		}
 		e.execIn(t, "rotating", "web", "", "touch", "/tmp/burst")
 		done := fmt.Sprintf("burst %d done\n", b)
-		eventually(t, 10*time.Second, fmt.Sprintf("burst %d written and rotated", b), func() error {
+		testwait.Until(t, 10*time.Second, fmt.Sprintf("burst %d written and rotated", b), func() error {
 			if !strings.Contains(readFile(live)+readFile(rotated(1)), done) {
 				return errors.New("burst not written yet")
 			}
@@ -158,7 +159,7 @@ done`
 
 	// The container goes on writing, at the start of the truncated file.
 	e.execIn(t, "rotating", "web", "", "touch", "/tmp/more")
-	eventually(t, 5*time.Second, "a line written after the rotations", func() error {
+	testwait.Until(t, 5*time.Second, "a line written after the rotations", func() error {
 		if !strings.HasSuffix(readFile(live), "more\n") {
 			return fmt.Errorf("live log %q", readFile(live))
 		}
@@ -281,7 +282,7 @@ func (e *env) testImageGC(t *testing.T) {
 	}
 	defer e.disk.Store(nil)
 	e.disk.Store(&shrinking)
-	eventually(t, 10*time.Second, "the older unused image deleted", func() error {
+	testwait.Until(t, 10*time.Second, "the older unused image deleted", func() error {
 		if has(older) {
 			return errors.New("still present")
 		}
@@ -289,7 +290,7 @@ func (e *env) testImageGC(t *testing.T) {
 	})
 	// Let a few more passes (200 ms apart) see the disk below the threshold.
 	seen := measured.Load()
-	eventually(t, 10*time.Second, "more GC passes", func() error {
+	testwait.Until(t, 10*time.Second, "more GC passes", func() error {
 		if measured.Load() < seen+3 {
 			return errors.New("waiting")
 		}
@@ -306,7 +307,7 @@ func (e *env) testImageGC(t *testing.T) {
 
 	full := func(string) (agent.DiskUsage, error) { return usedPercent(95), nil }
 	e.disk.Store(&full)
-	eventually(t, 10*time.Second, "the newer unused image deleted and DiskPressure", func() error {
+	testwait.Until(t, 10*time.Second, "the newer unused image deleted and DiskPressure", func() error {
 		if has(newer) {
 			return errors.New("newer image still present")
 		}
@@ -327,7 +328,7 @@ func (e *env) testImageGC(t *testing.T) {
 		t.Errorf("GC metrics: %v images, %v bytes; want at least 2 images and their size", n, b)
 	}
 	e.disk.Store(nil)
-	eventually(t, 10*time.Second, "DiskPressure gone with the real disk", func() error {
+	testwait.Until(t, 10*time.Second, "DiskPressure gone with the real disk", func() error {
 		if s := diskPressure(); s != "False" {
 			return fmt.Errorf("DiskPressure %q", s)
 		}

@@ -21,6 +21,7 @@ import (
 	"github.com/slipway/slipway/api"
 	"github.com/slipway/slipway/api/client"
 	"github.com/slipway/slipway/internal/testpeer"
+	"github.com/slipway/slipway/internal/testwait"
 	"github.com/slipway/slipway/node/agent"
 	"github.com/slipway/slipway/node/cninet"
 	"github.com/slipway/slipway/node/containerd"
@@ -292,22 +293,6 @@ func (e *env) cleanupNode() {
 	}
 }
 
-// eventually polls check every 50 ms until it returns nil or timeout passes.
-func eventually(t testing.TB, timeout time.Duration, what string, check func() error) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for {
-		err := check()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: still failing after %v: %v", what, timeout, err)
-		}
-		time.Sleep(50 * time.Millisecond) // polling interval, not synchronisation
-	}
-}
-
 // podSpec is a pod bound to the env's node running the sample image.
 func (e *env) pod(name string, mutate func(*api.Pod)) *api.Pod {
 	grace := int64(2)
@@ -343,7 +328,7 @@ func (e *env) get(t testing.TB, name string) *api.Pod {
 func (e *env) waitPod(t testing.TB, name string, timeout time.Duration, what string, cond func(*api.Pod) error) *api.Pod {
 	t.Helper()
 	var last *api.Pod
-	eventually(t, timeout, "pod "+name+": "+what, func() error {
+	testwait.Until(t, timeout, "pod "+name+": "+what, func() error {
 		last = e.get(t, name)
 		return cond(last)
 	})

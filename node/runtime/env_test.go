@@ -18,6 +18,7 @@ import (
 	"github.com/containerd/containerd/v2/pkg/namespaces"
 
 	"github.com/slipway/slipway/internal/testpeer"
+	"github.com/slipway/slipway/internal/testwait"
 	"github.com/slipway/slipway/node/cninet"
 	"github.com/slipway/slipway/node/containerd"
 	"github.com/slipway/slipway/node/netns"
@@ -125,23 +126,6 @@ func (e *env) ctx() context.Context {
 	return namespaces.WithNamespace(context.Background(), e.ns)
 }
 
-// eventually polls check every 20 ms until it returns nil or timeout
-// passes, then fails the test with the last error.
-func eventually(t testing.TB, timeout time.Duration, what string, check func() error) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for {
-		err := check()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: still failing after %v: %v", what, timeout, err)
-		}
-		time.Sleep(20 * time.Millisecond) // polling interval, not synchronisation
-	}
-}
-
 var httpClient = &http.Client{Timeout: time.Second}
 
 // get fetches url and returns the body if the status is 200.
@@ -165,7 +149,7 @@ func get(url string) (string, error) {
 func (e *env) waitExited(t testing.TB, uid, name string, timeout time.Duration) runtime.ContainerStatus {
 	t.Helper()
 	var st runtime.ContainerStatus
-	eventually(t, timeout, "container "+name+" exits", func() error {
+	testwait.Until(t, timeout, "container "+name+" exits", func() error {
 		ps, err := e.rt.PodStatus(context.Background(), uid)
 		if err != nil {
 			return err
@@ -257,7 +241,7 @@ func (e *env) assertGone(t testing.TB, uid string, containerNames ...string) {
 	if _, err := os.Stat(filepath.Dir(e.rt.LogPath(uid, "x"))); err == nil {
 		t.Errorf("log dir left")
 	}
-	eventually(t, 5*time.Second, "shims of the pod exit", func() error {
+	testwait.Until(t, 5*time.Second, "shims of the pod exit", func() error {
 		for id := range ids {
 			if pids := shimPIDs(e.daemon.Address(), id); len(pids) != 0 {
 				return fmt.Errorf("shim of %s still running: %v", id, pids)

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/slipway/slipway/internal/testwait"
 	"github.com/slipway/slipway/node/podspec"
 	"github.com/slipway/slipway/node/runtime"
 	"github.com/slipway/slipway/node/sampleimage"
@@ -36,7 +37,7 @@ func TestPods(t *testing.T) {
 			}}},
 			check: func(t *testing.T, e *env, ps runtime.PodStatus) {
 				var body string
-				eventually(t, 10*time.Second, "HTTP from the pod IP", func() (err error) {
+				testwait.Until(t, 10*time.Second, "HTTP from the pod IP", func() (err error) {
 					body, err = get(fmt.Sprintf("http://%s:80/", ps.IP))
 					return err
 				})
@@ -55,7 +56,7 @@ func TestPods(t *testing.T) {
 				Ports: []podspec.ContainerPort{{ContainerPort: 8080, HostPort: hostPort}},
 			}}},
 			check: func(t *testing.T, e *env, ps runtime.PodStatus) {
-				eventually(t, 10*time.Second, "HTTP through the host port", func() error {
+				testwait.Until(t, 10*time.Second, "HTTP through the host port", func() error {
 					_, err := get(fmt.Sprintf("http://127.0.0.1:%d/", hostPort))
 					return err
 				})
@@ -196,7 +197,7 @@ func TestPods(t *testing.T) {
 			name: "graceful stop: SIGTERM honoured well within the grace period",
 			pod:  podspec.Pod{Containers: []podspec.Container{{Name: "web", Image: testImage}}},
 			check: func(t *testing.T, e *env, ps runtime.PodStatus) {
-				eventually(t, 10*time.Second, "HTTP", func() error { _, err := get(fmt.Sprintf("http://%s:8080/", ps.IP)); return err })
+				testwait.Until(t, 10*time.Second, "HTTP", func() error { _, err := get(fmt.Sprintf("http://%s:8080/", ps.IP)); return err })
 				start := time.Now()
 				if err := e.rt.StopPod(context.Background(), ps.UID, 20*time.Second); err != nil {
 					t.Fatalf("StopPod: %v", err)
@@ -343,7 +344,7 @@ func TestContainerdRestart(t *testing.T) {
 		t.Fatalf("RunPod: %v", err)
 	}
 	url := fmt.Sprintf("http://%s:8080/", ps.IP)
-	eventually(t, 10*time.Second, "HTTP before restart", func() error { _, err := get(url); return err })
+	testwait.Until(t, 10*time.Second, "HTTP before restart", func() error { _, err := get(url); return err })
 
 	if err := e.daemon.Stop(ctx); err != nil {
 		t.Fatalf("stop containerd: %v", err)

@@ -15,6 +15,7 @@ import (
 
 	"github.com/slipway/slipway/api"
 	"github.com/slipway/slipway/internal/testpeer"
+	"github.com/slipway/slipway/internal/testwait"
 	"github.com/slipway/slipway/router"
 	"github.com/slipway/slipway/router/controller"
 	"github.com/slipway/slipway/router/haproxycfg"
@@ -57,19 +58,7 @@ func (w testWriter) Write(p []byte) (int, error) {
 // eventually polls check until it returns nil, for at most 30 s.
 func eventually(t *testing.T, what string, check func() error) {
 	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	tick := time.NewTicker(50 * time.Millisecond)
-	defer tick.Stop()
-	for {
-		err := check()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not within 30 s: %v", what, err)
-		}
-		<-tick.C
-	}
+	testwait.Until(t, 30*time.Second, what, check)
 }
 
 // TestRoutesThroughHAProxy runs a real API server, a real HAProxy router

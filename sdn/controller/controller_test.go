@@ -17,6 +17,7 @@ import (
 	"github.com/slipway/slipway/api/client"
 	"github.com/slipway/slipway/auth/rbac"
 	"github.com/slipway/slipway/internal/testpeer"
+	"github.com/slipway/slipway/internal/testwait"
 	"github.com/slipway/slipway/sdn/controller"
 	"github.com/slipway/slipway/sdn/netconf"
 	"github.com/slipway/slipway/sdn/ovnstack"
@@ -38,20 +39,10 @@ func res(plural string) *api.Resource {
 	return r
 }
 
-// eventually polls check every 20 ms until it returns nil, for at most 20 s.
+// eventually polls check until it returns nil, for at most 20 s.
 func eventually(t testing.TB, what string, check func() error) {
 	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		err := check()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not within 20 s: %v", what, err)
-		}
-		time.Sleep(20 * time.Millisecond) // poll interval, bounded by the deadline
-	}
+	testwait.Until(t, 20*time.Second, what, check)
 }
 
 // startNB runs a lone Northbound ovsdb-server in a temp dir.

@@ -25,6 +25,7 @@ import (
 	"github.com/slipway/slipway/api/client"
 	"github.com/slipway/slipway/auth/rbac"
 	"github.com/slipway/slipway/internal/testpeer"
+	"github.com/slipway/slipway/internal/testwait"
 	"github.com/slipway/slipway/node/netns"
 	"github.com/slipway/slipway/sdn/controller"
 	"github.com/slipway/slipway/sdn/netconf"
@@ -59,21 +60,6 @@ func run(t testing.TB, args ...string) {
 	t.Helper()
 	if out, err := exec.Command(args[0], args[1:]...).CombinedOutput(); err != nil {
 		t.Fatalf("%s: %v: %s", strings.Join(args, " "), err, out)
-	}
-}
-
-func eventually(t testing.TB, within time.Duration, what string, check func() error) {
-	t.Helper()
-	deadline := time.Now().Add(within)
-	for {
-		err := check()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not within %s: %v", what, within, err)
-		}
-		time.Sleep(20 * time.Millisecond) // poll interval, bounded by the deadline
 	}
 }
 
@@ -319,7 +305,7 @@ func (s *stack) addNode(t testing.TB, name, encapIP string, prepare func(hostNS 
 		if err != nil {
 			t.Fatal(err)
 		}
-		eventually(t, 10*time.Second, "br-phy device", func() error {
+		testwait.Until(t, 10*time.Second, "br-phy device", func() error {
 			return exec.Command("ip", "-n", nsName, "link", "show", "br-phy").Run()
 		})
 		run(t, "ip", "-n", nsName, "addr", "add", encapIP, "dev", "br-phy")
@@ -329,7 +315,7 @@ func (s *stack) addNode(t testing.TB, name, encapIP string, prepare func(hostNS 
 		t.Fatal(err)
 	}
 	var subnet netip.Prefix
-	eventually(t, 20*time.Second, "node subnet", func() (err error) {
+	testwait.Until(t, 20*time.Second, "node subnet", func() (err error) {
 		var nd api.Node
 		if err := s.admin.Get(ctx, res(api.NodesResource), "", name, &nd); err != nil {
 			return err
@@ -371,12 +357,12 @@ func TestIsolation(t *testing.T) {
 	for name, ns := range map[string]string{"a1": a1ns, "a2": a2ns, "b1": b1ns} {
 		serve(t, ns, name, 80, 81)
 	}
-	eventually(t, 20*time.Second, "a1 → a2 (same project) over TCP", func() error { return tcp(a1ns, a2, 80, 300*time.Millisecond) })
+	testwait.Until(t, 20*time.Second, "a1 → a2 (same project) over TCP", func() error { return tcp(a1ns, a2, 80, 300*time.Millisecond) })
 	t.Logf("three pods created, attached and reachable in %s", time.Since(start))
 	if err := ping(a2ns, a1); err != nil {
 		t.Fatalf("a2 → a1 (same project): %v", err)
 	}
-	eventually(t, 10*time.Second, "host → b1 and a1 (management port)", func() error {
+	testwait.Until(t, 10*time.Second, "host → b1 and a1 (management port)", func() error {
 		if err := ping(s.hostNS, b1); err != nil {
 			return err
 		}
@@ -402,7 +388,7 @@ func TestIsolation(t *testing.T) {
 				Ports: []api.NetworkPolicyPort{{Port: &port}}}}}}, nil); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, 10*time.Second, "b1 → a1:80 opened by the policy", func() error { return tcp(b1ns, a1, 80, 200*time.Millisecond) })
+	testwait.Until(t, 10*time.Second, "b1 → a1:80 opened by the policy", func() error { return tcp(b1ns, a1, 80, 200*time.Millisecond) })
 	t.Logf("policy created → enforced in %s", time.Since(start))
 	if err := ovsdb.WaitHV(ctx, s.nb); err != nil {
 		t.Fatal(err)
@@ -416,7 +402,7 @@ func TestIsolation(t *testing.T) {
 	if err := s.admin.Delete(ctx, res(api.NetworkPoliciesResource), "alpha", "from-b", nil); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, 10*time.Second, "b1 → a1:80 closed again", func() error {
+	testwait.Until(t, 10*time.Second, "b1 → a1:80 closed again", func() error {
 		if tcp(b1ns, a1, 80, 200*time.Millisecond) == nil {
 			return fmt.Errorf("still open")
 		}
@@ -431,7 +417,7 @@ func TestIsolation(t *testing.T) {
 		t.Fatal(err)
 	}
 	var vip netip.Addr
-	eventually(t, 10*time.Second, "cluster IP", func() (err error) {
+	testwait.Until(t, 10*time.Second, "cluster IP", func() (err error) {
 		if err := s.admin.Get(ctx, res(api.ServicesResource), "alpha", "web", &svc); err != nil {
 			return err
 		}
@@ -449,7 +435,7 @@ func TestIsolation(t *testing.T) {
 		query = append(append(query, byte(len(label))), label...)
 	}
 	query = append(query, 0, 0, 1, 0, 1) // type A, class IN
-	eventually(t, 10*time.Second, "web.alpha.svc resolves to the VIP", func() error {
+	testwait.Until(t, 10*time.Second, "web.alpha.svc resolves to the VIP", func() error {
 		var answer []byte
 		err := inNetNS(a2ns, func() error {
 			c, err := net.Dial("udp", net.JoinHostPort(netconf.ManagementAddr(netip.PrefixFrom(a1, 24).Masked()).String(), "53"))
@@ -497,7 +483,7 @@ func TestIsolation(t *testing.T) {
 		}
 	}
 	setEndpoints(a1, a2)
-	eventually(t, 10*time.Second, "the VIP balances over a1 and a2 (a2 calling it lands on itself too)", func() error {
+	testwait.Until(t, 10*time.Second, "the VIP balances over a1 and a2 (a2 calling it lands on itself too)", func() error {
 		seen := map[string]int{}
 		for i := 0; i < 20; i++ {
 			g, err := greet(a2ns, vip, 8000, 300*time.Millisecond)
@@ -515,7 +501,7 @@ func TestIsolation(t *testing.T) {
 		t.Fatal("b1 (beta) reached alpha's service VIP")
 	}
 	setEndpoints(a1)
-	eventually(t, 10*time.Second, "the VIP follows the endpoints", func() error {
+	testwait.Until(t, 10*time.Second, "the VIP follows the endpoints", func() error {
 		for i := 0; i < 10; i++ {
 			g, err := greet(a2ns, vip, 8000, 300*time.Millisecond)
 			if err != nil {
@@ -555,7 +541,7 @@ func TestIsolation(t *testing.T) {
 			c.Close()
 		}
 	}()
-	eventually(t, 10*time.Second, "a1 → outside, masqueraded", func() error {
+	testwait.Until(t, 10*time.Second, "a1 → outside, masqueraded", func() error {
 		g, err := greet(a1ns, netip.MustParseAddr("192.0.2.2"), 80, 300*time.Millisecond)
 		if err != nil {
 			return err
@@ -571,7 +557,7 @@ func TestIsolation(t *testing.T) {
 	if err := s.admin.Patch(ctx, res(api.ProjectsResource), "", "alpha", deny, false, nil); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, 10*time.Second, "alpha's egress denied", func() error {
+	testwait.Until(t, 10*time.Second, "alpha's egress denied", func() error {
 		if tcp(a1ns, netip.MustParseAddr("192.0.2.2"), 80, 200*time.Millisecond) == nil {
 			return fmt.Errorf("a1 still reaches outside")
 		}
@@ -620,7 +606,7 @@ func TestTwoNodes(t *testing.T) {
 	start := time.Now()
 	// The first packets may be lost while the tunnel endpoint's ARP
 	// resolves (FIELD-NOTES 2.4): retry.
-	eventually(t, 20*time.Second, "a1 (n1) → a2 (n2) over the tunnel", func() error { return tcp(a1ns, a2, 80, 300*time.Millisecond) })
+	testwait.Until(t, 20*time.Second, "a1 (n1) → a2 (n2) over the tunnel", func() error { return tcp(a1ns, a2, 80, 300*time.Millisecond) })
 	t.Logf("first cross-node connection after %s", time.Since(start))
 	if err := tcp(a2ns, a1, 80, time.Second); err != nil {
 		t.Fatalf("a2 → a1: %v", err)
@@ -628,7 +614,7 @@ func TestTwoNodes(t *testing.T) {
 	if err := ping(a1ns, a2); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, 10*time.Second, "n1's host → a2 on n2", func() error { return tcp(n1.hostNS, a2, 80, 300*time.Millisecond) })
+	testwait.Until(t, 10*time.Second, "n1's host → a2 on n2", func() error { return tcp(n1.hostNS, a2, 80, 300*time.Millisecond) })
 	if err := ovsdb.WaitHV(context.Background(), s.nb); err != nil {
 		t.Fatal(err)
 	}

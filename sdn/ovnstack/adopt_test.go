@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/slipway/slipway/internal/testwait"
 	"github.com/slipway/slipway/sdn/ovnstack"
 	"github.com/slipway/slipway/sdn/ovsdb"
 )
@@ -241,7 +242,7 @@ func TestAdoptAfterOwnerKilled(t *testing.T) {
 	if err := central.Stop(ctx); err != nil {
 		t.Error(err)
 	}
-	eventually(t, 10*time.Second, "no daemon left after Stop", func() error {
+	testwait.Until(t, 10*time.Second, "no daemon left after Stop", func() error {
 		if left := processesUnder(dir); len(left) > 0 {
 			return fmt.Errorf("still running: %v", left)
 		}
@@ -252,7 +253,7 @@ func TestAdoptAfterOwnerKilled(t *testing.T) {
 	owner = startOwner(t, dir, nodeNS)
 	// The chassis row survives in the SB database, so "ready" may come
 	// before every daemon has written its pid file.
-	eventually(t, 10*time.Second, "every pid file written", func() error {
+	testwait.Until(t, 10*time.Second, "every pid file written", func() error {
 		for _, f := range []string{"ovs-vswitchd", "ovn-controller"} {
 			if _, err := os.Stat(filepath.Join(dir, "chassis", f+".pid")); err != nil {
 				return err
@@ -265,7 +266,7 @@ func TestAdoptAfterOwnerKilled(t *testing.T) {
 	for _, pid := range stale {
 		_ = syscall.Kill(pid, syscall.SIGKILL)
 	}
-	eventually(t, 10*time.Second, "the killed daemons gone", func() error {
+	testwait.Until(t, 10*time.Second, "the killed daemons gone", func() error {
 		if left := processesUnder(dir); len(left) > 0 {
 			return fmt.Errorf("still running: %v", left)
 		}

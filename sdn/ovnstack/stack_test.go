@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/slipway/slipway/internal/testpeer"
+	"github.com/slipway/slipway/internal/testwait"
 	"github.com/slipway/slipway/sdn/ovnstack"
 	"github.com/slipway/slipway/sdn/ovsdb"
 	"golang.org/x/sys/unix"
@@ -57,22 +58,6 @@ func uniqueSuffix(t *testing.T) string {
 		t.Fatal(err)
 	}
 	return hex.EncodeToString(b)
-}
-
-// eventually polls cond every 20 ms until it returns nil or the bound passes.
-func eventually(t *testing.T, within time.Duration, what string, cond func() error) {
-	t.Helper()
-	deadline := time.Now().Add(within)
-	for {
-		err := cond()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s not true within %s: %v", what, within, err)
-		}
-		time.Sleep(20 * time.Millisecond) // poll interval, bounded by deadline
-	}
 }
 
 type pod struct {
@@ -215,7 +200,7 @@ func TestStack(t *testing.T) {
 	lsUUID := res[0].UUID
 
 	t.Run("northd propagates to the southbound database", func(t *testing.T) {
-		eventually(t, 10*time.Second, "Datapath_Binding and Port_Bindings for ls0", func() error {
+		testwait.Until(t, 10*time.Second, "Datapath_Binding and Port_Bindings for ls0", func() error {
 			r, err := sb.Transact(ctx, ovnstack.SouthboundDB,
 				ovsdb.Select("Datapath_Binding", []ovsdb.Condition{{Column: "external_ids", Function: "includes",
 					Value: ovsdb.Map[string, string]{"logical-switch": string(lsUUID)}}}),
@@ -239,7 +224,7 @@ func TestStack(t *testing.T) {
 
 	t.Run("pods on the chassis reach each other", func(t *testing.T) {
 		for _, p := range pods {
-			eventually(t, 15*time.Second, p.lsp+" up", func() error {
+			testwait.Until(t, 15*time.Second, p.lsp+" up", func() error {
 				ports, err := ovsdb.SelectRows(ctx, nb, ovsdb.NorthboundDB, ovsdb.TableLogicalSwitchPort,
 					[]ovsdb.Condition{ovsdb.Equal("name", p.lsp)}, ovsdb.LogicalSwitchPortFromRow)
 				if err != nil {
@@ -340,7 +325,7 @@ func TestStack(t *testing.T) {
 // exchanges a message both ways.
 func assertForwarding(t *testing.T, a, b pod) {
 	t.Helper()
-	eventually(t, 15*time.Second, "ping "+a.lsp+" -> "+b.lsp, func() error {
+	testwait.Until(t, 15*time.Second, "ping "+a.lsp+" -> "+b.lsp, func() error {
 		out, err := exec.Command("ip", "netns", "exec", a.ns, "ping", "-c", "1", "-W", "1", b.ip).CombinedOutput()
 		if err != nil {
 			return fmt.Errorf("%v: %s", err, out)

@@ -14,6 +14,7 @@ import (
 
 	"github.com/slipway/slipway/api"
 	"github.com/slipway/slipway/api/errdefs"
+	"github.com/slipway/slipway/internal/testwait"
 	"github.com/slipway/slipway/server/controllers"
 	"github.com/slipway/slipway/server/reconcile"
 	"github.com/slipway/slipway/server/resource"
@@ -23,19 +24,10 @@ import (
 
 func TestMain(m *testing.M) { storetest.Main(m) }
 
+// eventually polls cond until it holds, failing the test after 20 s.
 func eventually(t *testing.T, what string, cond func() error) {
 	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		err := cond()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not within 20 s: %v", what, err)
-		}
-		time.Sleep(20 * time.Millisecond) // bounded poll of a real system
-	}
+	testwait.Until(t, 20*time.Second, what, cond)
 }
 
 func TestProjectLifecycle(t *testing.T) {

@@ -17,6 +17,7 @@ import (
 	"github.com/slipway/slipway/api"
 	"github.com/slipway/slipway/api/client"
 	"github.com/slipway/slipway/api/errdefs"
+	"github.com/slipway/slipway/internal/testwait"
 	"github.com/slipway/slipway/server"
 	"github.com/slipway/slipway/server/servertest"
 	"github.com/slipway/slipway/server/store"
@@ -410,19 +411,10 @@ func nextFor(t *testing.T, w *client.Watcher, name string) client.Event {
 	}
 }
 
+// eventually polls cond until it holds, failing the test after 20 s.
 func eventually(t *testing.T, what string, cond func() error) {
 	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		err := cond()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not within 20 s: %v", what, err)
-		}
-		time.Sleep(20 * time.Millisecond) // bounded poll of a real system
-	}
+	testwait.Until(t, 20*time.Second, what, cond)
 }
 
 func objectName(t *testing.T, ev client.Event) (string, string) {

@@ -13,6 +13,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/slipway/slipway/api"
+	"github.com/slipway/slipway/internal/testwait"
 	"github.com/slipway/slipway/server/resource"
 	"github.com/slipway/slipway/server/scheduler"
 	"github.com/slipway/slipway/server/store"
@@ -135,19 +136,10 @@ func verifyNoOverCommit(tb testing.TB, nodes []*api.Node, pods []*api.Pod) {
 	}
 }
 
+// eventually polls cond until it holds, failing the test after 30 s.
 func eventually(t *testing.T, what string, cond func() error) {
 	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		err := cond()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not within 30 s: %v", what, err)
-		}
-		time.Sleep(50 * time.Millisecond) // bounded poll of a real system
-	}
+	testwait.Until(t, 30*time.Second, what, cond)
 }
 
 func condition(p *api.Pod, typ string) *api.Condition {

@@ -25,6 +25,7 @@ import (
 	"github.com/slipway/slipway/api/client"
 	"github.com/slipway/slipway/api/errdefs"
 	"github.com/slipway/slipway/internal/testpeer"
+	"github.com/slipway/slipway/internal/testwait"
 	"github.com/slipway/slipway/platform"
 	"github.com/slipway/slipway/server/store/pgserver"
 )
@@ -283,17 +284,7 @@ func eventually(t *testing.T, what string, cond func() error) {
 // within passes first.
 func eventuallyWithin(t *testing.T, within time.Duration, what string, cond func() error) {
 	t.Helper()
-	deadline := time.Now().Add(within)
-	for {
-		err := cond()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not within %s: %v", what, within, err)
-		}
-		time.Sleep(50 * time.Millisecond) // bounded poll of a real system
-	}
+	testwait.Every(t, within, 50*time.Millisecond, what, cond) // slip runs are not free
 }
 
 type lockedWriter struct {

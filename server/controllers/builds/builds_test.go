@@ -18,6 +18,7 @@ import (
 	"github.com/slipway/slipway/api"
 	"github.com/slipway/slipway/api/client"
 	"github.com/slipway/slipway/builder/webhook"
+	"github.com/slipway/slipway/internal/testwait"
 	"github.com/slipway/slipway/server"
 	"github.com/slipway/slipway/server/servertest"
 	"github.com/slipway/slipway/server/store/storetest"
@@ -55,17 +56,7 @@ func newEnv(t *testing.T) *env {
 // eventually polls cond until it holds, failing after 30 s.
 func eventually(t *testing.T, what string, cond func() error) {
 	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		err := cond()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not within 30 s: %v", what, err)
-		}
-		time.Sleep(50 * time.Millisecond) // bounded poll of a real server
-	}
+	testwait.Until(t, 30*time.Second, what, cond)
 }
 
 func bcSpec(mod func(*api.BuildConfigSpec)) api.BuildConfigSpec {
