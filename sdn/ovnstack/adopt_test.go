@@ -39,17 +39,23 @@ func TestMain(m *testing.M) {
 }
 
 // runOwner starts a central and a chassis as spec ("dir,netns") says,
-// prints "ready" and waits to be killed.
+// prints "ready" and waits to be killed. A spec of
+// "dir,netns,SB,ENCAP-IP,ENCAP-INTERFACE" starts the chassis alone, joined
+// to the Southbound database SB, with that underlay.
 func runOwner(spec string) error {
-	dir, netns, _ := strings.Cut(spec, ",")
+	f := append(strings.Split(spec, ","), "", "", "")
+	dir, netns, sb := f[0], f[1], f[2]
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	central, err := ovnstack.StartCentral(ctx, ovnstack.CentralConfig{Dir: filepath.Join(dir, "central")})
-	if err != nil {
-		return err
+	if sb == "" {
+		central, err := ovnstack.StartCentral(ctx, ovnstack.CentralConfig{Dir: filepath.Join(dir, "central")})
+		if err != nil {
+			return err
+		}
+		sb = central.SouthboundEndpoint()
 	}
 	if _, err := ovnstack.StartChassis(ctx, ovnstack.ChassisConfig{Dir: filepath.Join(dir, "chassis"), SystemID: "adopt",
-		SouthboundRemote: central.SouthboundEndpoint(), NetNS: netns}); err != nil {
+		SouthboundRemote: sb, NetNS: netns, EncapIP: f[3], EncapInterface: f[4]}); err != nil {
 		return err
 	}
 	fmt.Println("ready")
@@ -57,10 +63,10 @@ func runOwner(spec string) error {
 }
 
 // startOwner runs the owner process and waits for its "ready".
-func startOwner(t *testing.T, dir, netns string) *exec.Cmd {
+func startOwner(t *testing.T, spec ...string) *exec.Cmd {
 	t.Helper()
 	cmd := exec.Command(os.Args[0])
-	cmd.Env = append(os.Environ(), ownerEnv+"="+dir+","+netns)
+	cmd.Env = append(os.Environ(), ownerEnv+"="+strings.Join(spec, ","))
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)

@@ -30,8 +30,19 @@ type ChassisConfig struct {
 	// ("unix:…" on the same machine, "tcp:HOST:6642" from another).
 	SouthboundRemote string
 	// EncapIP is this chassis' tunnel endpoint address (default 127.0.0.1,
-	// enough for a single node).
+	// enough for a single node), optionally with its prefix length
+	// ("10.251.1.2/30"); OVN is given the address alone.
 	EncapIP string
+	// EncapInterface, when set, is the uplink the tunnels leave by. With
+	// the userspace datapath the endpoint address must sit on an OVS
+	// bridge that owns the uplink (FIELD-NOTES 2.4): every start (adopting
+	// or not) and every ovs-vswitchd restart makes sure the bridge
+	// UnderlayBridge exists with the uplink as a port, puts EncapIP (which
+	// then needs its prefix length) on the bridge's device and sets both
+	// up. The interface should be dedicated to the overlay: it becomes a
+	// bridge port, and an address of its own is no longer used. Stop
+	// leaves the bridge in conf.db (the underlay belongs to the machine).
+	EncapInterface string
 	// EncapType is "geneve" (default) or "vxlan".
 	EncapType string
 	// DatapathType is "netdev" (userspace, default; needs no kernel
@@ -81,8 +92,14 @@ func StartChassis(ctx context.Context, cfg ChassisConfig) (*Chassis, error) {
 	if cfg.SystemID == "" || cfg.SouthboundRemote == "" {
 		return nil, fmt.Errorf("start chassis: SystemID and SouthboundRemote are required")
 	}
+	_, encapPrefix, err := parseEncapIP(cfg.EncapIP)
+	if err != nil {
+		return nil, fmt.Errorf("start chassis: %w", err)
+	}
+	if cfg.EncapInterface != "" && !encapPrefix.IsValid() {
+		return nil, fmt.Errorf("start chassis: EncapInterface %s needs EncapIP with its prefix length (ADDR/LEN), got %q", cfg.EncapInterface, cfg.EncapIP)
+	}
 	ch := &Chassis{cfg: cfg, log: cfg.Logger.With("stack", "chassis", "chassis", cfg.SystemID), failures: newFailures()}
-	var err error
 	ch.db, err = StartDatabase(ctx, DatabaseConfig{Dir: cfg.Dir, Name: "conf", Schema: VSwitchSchema,
 		NetNS: cfg.NetNS, Env: ovnEnv(cfg.Dir), Logger: ch.log, OnExit: ch.failures.report})
 	if err != nil {
@@ -96,6 +113,9 @@ func StartChassis(ctx context.Context, cfg ChassisConfig) (*Chassis, error) {
 		return nil, ch.abort(ctx, err)
 	}
 	if err := ch.configure(ctx); err != nil {
+		return nil, ch.abort(ctx, err)
+	}
+	if err := ch.ensureUnderlay(ctx); err != nil {
 		return nil, ch.abort(ctx, err)
 	}
 	// A new ovs-vswitchd needs a new ovn-controller, which would otherwise
@@ -161,6 +181,10 @@ func (ch *Chassis) startController(ctx context.Context, adopt bool) (*daemon, er
 // configure creates br-int unless it exists and sets the OVN keys of
 // Open_vSwitch.external_ids — the ovs-vsctl add-br/set of FIELD-NOTES 2.1.
 func (ch *Chassis) configure(ctx context.Context) error {
+	encapAddr, _, err := parseEncapIP(ch.cfg.EncapIP)
+	if err != nil {
+		return fmt.Errorf("configure: %w", err)
+	}
 	client, err := ovsdb.Dial(ctx, ch.db.Endpoint(), ovsdb.Options{NoReconnect: true})
 	if err != nil {
 		return fmt.Errorf("configure: %w", err)
@@ -194,7 +218,7 @@ func (ch *Chassis) configure(ctx context.Context) error {
 		"system-id":                ch.cfg.SystemID,
 		"ovn-remote":               ch.cfg.SouthboundRemote,
 		"ovn-encap-type":           ch.cfg.EncapType,
-		"ovn-encap-ip":             ch.cfg.EncapIP,
+		"ovn-encap-ip":             encapAddr.String(),
 		"ovn-bridge":               IntegrationBridge,
 		"ovn-bridge-datapath-type": ch.cfg.DatapathType,
 	}
@@ -286,6 +310,9 @@ func (ch *Chassis) RestartVSwitchd(ctx context.Context) error {
 		}
 	}
 	if _, err := ch.startVSwitchd(ctx, false); err != nil {
+		return fmt.Errorf("restart ovs-vswitchd: %w", err)
+	}
+	if err := ch.ensureUnderlay(ctx); err != nil {
 		return fmt.Errorf("restart ovs-vswitchd: %w", err)
 	}
 	if _, err := ch.startController(ctx, false); err != nil {
