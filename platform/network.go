@@ -27,8 +27,11 @@ type NetworkConfig struct {
 	// NorthboundListen and SouthboundListen also serve the OVN databases
 	// over TCP ("0.0.0.0:6642"), for nodes on other machines.
 	NorthboundListen, SouthboundListen string
-	// EncapIP is this machine's tunnel address (default 127.0.0.1).
+	// EncapIP is this machine's tunnel address (default 127.0.0.1), with
+	// its prefix length when EncapInterface is set.
 	EncapIP string
+	// EncapInterface is the uplink the tunnels leave by (host.OVNConfig).
+	EncapInterface string
 	// DatapathType is netdev (userspace, default) or system.
 	DatapathType string
 }

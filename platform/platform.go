@@ -139,7 +139,7 @@ func Start(ctx context.Context, cfg Config) (_ *Platform, err error) {
 		ncfg.RegistryHost = p.api.RegistryHost()
 	}
 	if p.sdn != nil {
-		ncfg.OVN = &host.OVNConfig{SouthboundRemote: p.sdn.central.SouthboundEndpoint(), EncapIP: cfg.Network.EncapIP,
+		ncfg.OVN = &host.OVNConfig{SouthboundRemote: p.sdn.central.SouthboundEndpoint(), EncapIP: cfg.Network.EncapIP, EncapInterface: cfg.Network.EncapInterface,
 			DatapathType: cfg.Network.DatapathType, ClusterCIDR: cfg.Network.ClusterCIDR}
 	}
 	if p.node, err = host.Start(ctx, ncfg); err != nil {

@@ -8,6 +8,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
+	"net/netip"
 	"os"
 	"os/signal"
 	"strings"
@@ -160,6 +162,11 @@ running it again resumes with the same data.`,
 			default:
 				return fmt.Errorf("--network: must be auto, bridge or ovn, got %q", network)
 			}
+			if netCfg.OVN {
+				if err := checkEncapFlags(netCfg.EncapIP, netCfg.EncapInterface); err != nil {
+					return err
+				}
+			}
 			ctx, stop := signalContext()
 			defer stop()
 			start := time.Now()
@@ -192,7 +199,9 @@ running it again resumes with the same data.`,
 	cmd.Flags().StringVar(&netCfg.ClusterCIDR, "cluster-cidr", "", "OVN pod network, a /24 per node (default 10.128.0.0/14)")
 	cmd.Flags().StringVar(&netCfg.NorthboundListen, "ovn-nb-listen", "", "also serve the OVN Northbound database over TCP on this address")
 	cmd.Flags().StringVar(&netCfg.SouthboundListen, "ovn-sb-listen", "", "also serve the OVN Southbound database over TCP on this address (for slipway node --ovn-sb)")
-	cmd.Flags().StringVar(&netCfg.EncapIP, "ovn-encap-ip", "", "this machine's Geneve tunnel address (default 127.0.0.1)")
+	cmd.Flags().StringVar(&netCfg.EncapIP, "ovn-encap-ip", "", "this machine's Geneve tunnel address (default 127.0.0.1); ADDR/LEN with --ovn-encap-interface")
+	cmd.Flags().StringVar(&netCfg.EncapInterface, "ovn-encap-interface", "",
+		"dedicated uplink for the Geneve tunnels: each start puts --ovn-encap-ip on the OVS bridge slw-phy owning it")
 	cmd.Flags().StringVar(&netCfg.DatapathType, "ovn-datapath", "netdev", "Open vSwitch datapath: netdev (userspace) or system (kernel module)")
 	return cmd
 }
@@ -223,6 +232,12 @@ The token is a service-account token bound to the system:node role.`,
 			}
 			c, err := conn.client()
 			if err != nil {
+				return err
+			}
+			if ovn.SouthboundRemote == "" && ovn.EncapInterface != "" {
+				return errors.New("--ovn-encap-interface: needs --ovn-sb (the OVN network)")
+			}
+			if err := checkEncapFlags(ovn.EncapIP, ovn.EncapInterface); err != nil {
 				return err
 			}
 			ctx, stop := signalContext()
@@ -261,10 +276,35 @@ The token is a service-account token bound to the system:node role.`,
 	f.StringVar(&builderImages, "builder-images", defaultBuilderImages(), "directory of S2I builder image archives imported into containerd (make images)")
 	f.StringVar(&metricsListen, "metrics-listen", "127.0.0.1:10249", "address of the node's Prometheus /metrics (plain HTTP)")
 	f.StringVar(&ovn.SouthboundRemote, "ovn-sb", "", "join the OVN network: the central's Southbound database (tcp:HOST:6642); empty uses the bridge")
-	f.StringVar(&ovn.EncapIP, "ovn-encap-ip", "", "this node's Geneve tunnel address (on a dedicated interface)")
+	f.StringVar(&ovn.EncapIP, "ovn-encap-ip", "", "this node's Geneve tunnel address; ADDR/LEN with --ovn-encap-interface")
+	f.StringVar(&ovn.EncapInterface, "ovn-encap-interface", "",
+		"dedicated uplink for the Geneve tunnels: each start puts --ovn-encap-ip on the OVS bridge slw-phy owning it")
 	f.StringVar(&ovn.DatapathType, "ovn-datapath", "netdev", "Open vSwitch datapath: netdev (userspace) or system (kernel module)")
 	f.StringVar(&ovn.ClusterCIDR, "cluster-cidr", "", "the OVN pod network, as given to the control plane (default 10.128.0.0/14)")
 	return cmd
+}
+
+// checkEncapFlags validates --ovn-encap-ip and --ovn-encap-interface: the
+// interface must exist, and then the address needs its prefix length.
+func checkEncapFlags(encapIP, iface string) error {
+	var prefixed bool
+	if encapIP != "" {
+		if _, err := netip.ParsePrefix(encapIP); err == nil {
+			prefixed = true
+		} else if _, err := netip.ParseAddr(encapIP); err != nil {
+			return fmt.Errorf("--ovn-encap-ip: %q is neither an address nor ADDR/LEN", encapIP)
+		}
+	}
+	if iface == "" {
+		return nil
+	}
+	if _, err := net.InterfaceByName(iface); err != nil {
+		return fmt.Errorf("--ovn-encap-interface: no interface %q on this machine: %w", iface, err)
+	}
+	if !prefixed {
+		return fmt.Errorf("--ovn-encap-interface: needs --ovn-encap-ip ADDR/LEN (the address with its prefix length, e.g. 10.251.1.2/30), got %q", encapIP)
+	}
+	return nil
 }
 
 func newServer() *cobra.Command {

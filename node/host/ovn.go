@@ -23,8 +23,12 @@ type OVNConfig struct {
 	// the central's machine, "tcp:HOST:6642" from another). Required.
 	SouthboundRemote string
 	// EncapIP is this node's Geneve tunnel address (default 127.0.0.1,
-	// enough for a single node).
+	// enough for a single node), with its prefix length ("10.251.1.2/30")
+	// when EncapInterface is set.
 	EncapIP string
+	// EncapInterface is the uplink the tunnels leave by: each start puts
+	// EncapIP on an OVS bridge owning it (ovnstack.ChassisConfig).
+	EncapInterface string
 	// DatapathType is "netdev" (userspace, default) or "system" (needs the
 	// openvswitch kernel module).
 	DatapathType string
@@ -59,7 +63,7 @@ func startOVN(ctx context.Context, cfg OVNConfig, name, dir string, lookup func(
 	defer cancel()
 	start := time.Now()
 	ch, err := ovnstack.StartChassis(startCtx, ovnstack.ChassisConfig{Dir: dir, SystemID: name, SouthboundRemote: cfg.SouthboundRemote,
-		EncapIP: cfg.EncapIP, DatapathType: cfg.DatapathType, Logger: log})
+		EncapIP: cfg.EncapIP, EncapInterface: cfg.EncapInterface, DatapathType: cfg.DatapathType, Logger: log})
 	if err != nil {
 		return nil, fmt.Errorf("start the OVN chassis (ovsdb-server, ovs-vswitchd, ovn-controller; logs in %s): %w", dir, err)
 	}
