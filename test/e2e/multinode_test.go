@@ -31,9 +31,10 @@ import (
 //
 // h carries the test's requests (API, router); c the second node's control
 // traffic (API server, OVN Southbound database, the node's endpoint); u is
-// the overlay underlay: with the userspace datapath the Geneve endpoint
-// address sits on a netdev bridge that owns a dedicated uplink
-// (FIELD-NOTES 2.4), on each side. Running the central in a namespace of
+// the overlay underlay, given to both as --ovn-encap-interface: with the
+// userspace datapath the Geneve endpoint address sits on a netdev bridge
+// that owns a dedicated uplink (FIELD-NOTES 2.4), which each start of
+// slipway up and slipway node sets up. Running the central in a namespace of
 // its own keeps it clear of other `slipway up` runs on the machine (their
 // slipway0 bridges, their OVN management port slw-mgmt and its route).
 const (
@@ -45,13 +46,12 @@ const (
 	mnCtl2       = "slwmn-c1"
 	mnUnder1     = "slwmn-u0"
 	mnUnder2     = "slwmn-u1"
-	mnUnderBr    = "slwmn-br" // the netdev bridge owning the underlay, on both sides
 	mnTestIP     = "10.251.3.1"
 	mnCentralIP  = "10.251.3.2" // the API server and the router
 	mnCtl1IP     = "10.251.0.1" // the Southbound database
 	mnCtl2IP     = "10.251.0.2" // the second node's endpoint
-	mnEncap1     = "10.251.1.1"
-	mnEncap2     = "10.251.1.2"
+	mnEncap1     = "10.251.1.1/30"
+	mnEncap2     = "10.251.1.2/30"
 	mnSBPort     = "6642"
 	mnSecondNode = "mn2"
 	// mnClusterCIDR is the pod network: not the default 10.128.0.0/14,
@@ -87,7 +87,7 @@ func TestSecondNodeJoinsAndFailsOver(t *testing.T) {
 	up := launchUp(t, &upProcess{data: data, routerHTTP: freeLoopbackPort(t), routerHTTPS: freeLoopbackPort(t),
 		routerMetrics: freeLoopbackPort(t), netns: mnNetNS1},
 		"--network", "ovn", "--listen", mnCentralIP+":0", "--router-address", mnCentralIP,
-		"--ovn-sb-listen", mnCtl1IP+":"+mnSBPort, "--ovn-encap-ip", mnEncap1,
+		"--ovn-sb-listen", mnCtl1IP+":"+mnSBPort, "--ovn-encap-ip", mnEncap1, "--ovn-encap-interface", mnUnder1,
 		"--node-eviction-timeout", "5s", "--cluster-cidr", mnClusterCIDR)
 	t.Cleanup(func() {
 		if t.Failed() {
@@ -101,7 +101,6 @@ func TestSecondNodeJoinsAndFailsOver(t *testing.T) {
 	})
 	admin := up.client(t)
 	hostNode := platformNodeName(t, admin)
-	underlayBridge(t, "unix:"+filepath.Join(data, "node", "ovn", "conf.sock"), mnNetNS1, mnUnder1, mnEncap1)
 	report.step("slipway up --network ovn started in its network namespace, its Geneve endpoint on the underlay bridge")
 
 	tokenFile := filepath.Join(filepath.Dir(data), "node2.token")
@@ -111,12 +110,8 @@ func TestSecondNodeJoinsAndFailsOver(t *testing.T) {
 	node2 := startNetNSDaemon(t, mnNetNS2, node2Dir, "node", "--server", up.url, "--certificate-authority", up.ca,
 		"--token-file", tokenFile, "--name", mnSecondNode, "--data-dir", node2Dir,
 		"--listen", mnCtl2IP+":10250", "--metrics-listen", "127.0.0.1:0",
-		"--ovn-sb", "tcp:"+mnCtl1IP+":"+mnSBPort, "--ovn-encap-ip", mnEncap2, "--cluster-cidr", mnClusterCIDR)
-	eventually(t, "the second node's OVN chassis", func() error {
-		_, err := os.Stat(filepath.Join(node2Dir, "ovn", "conf.sock"))
-		return err
-	})
-	underlayBridge(t, "unix:"+filepath.Join(node2Dir, "ovn", "conf.sock"), mnNetNS2, mnUnder2, mnEncap2)
+		"--ovn-sb", "tcp:"+mnCtl1IP+":"+mnSBPort, "--ovn-encap-ip", mnEncap2, "--ovn-encap-interface", mnUnder2,
+		"--cluster-cidr", mnClusterCIDR)
 	eventuallyWithin(t, 90*time.Second, "the second node Ready", func() error {
 		node2.alive()
 		return nodeReady(ctx, admin, lookupResource("nodes"), mnSecondNode)
@@ -242,23 +237,18 @@ func TestSecondNodeJoinsAndFailsOver(t *testing.T) {
 	// Variant 2: the node comes back, gets pods again, and its whole
 	// machine dies: SIGKILL to slipway node and every process it started
 	// (containerd and its shims, the pods, the OVN chassis).
-	node2.start()
 	// Its ovs-vswitchd recreates the underlay bridge from conf.db, without
-	// the address (the operator's network configuration would put it back).
-	eventuallyWithin(t, 60*time.Second, "the second node's underlay bridge back", func() error {
-		node2.alive()
-		out, err := exec.Command("ip", "-n", mnNetNS2, "link", "show", mnUnderBr).CombinedOutput()
-		if err != nil {
-			return fmt.Errorf("%v: %s", err, out)
-		}
-		return nil
-	})
-	underlayBridge(t, "unix:"+filepath.Join(node2Dir, "ovn", "conf.sock"), mnNetNS2, mnUnder2, mnEncap2)
+	// the address: slipway node puts it back.
+	node2.start()
 	eventuallyWithin(t, 90*time.Second, "the second node Ready again", func() error {
 		node2.alive()
 		return nodeReady(ctx, admin, lookupResource("nodes"), mnSecondNode)
 	})
-	report.step("second node started again, Ready")
+	if out, err := exec.Command("ip", "-n", mnNetNS2, "-o", "addr", "show", "dev", "slw-phy").CombinedOutput(); err != nil ||
+		!strings.Contains(string(out), " "+mnEncap2+" ") {
+		t.Fatalf("the restarted node's underlay bridge slw-phy lacks %s: %v: %s", mnEncap2, err, out)
+	}
+	report.step("second node started again (its underlay address put back by slipway node), Ready")
 	eventuallyWithin(t, 60*time.Second, "the pods evicted from the second node gone", func() error {
 		if out := slip("get", "pods", "-o", "wide"); strings.Contains(out, "Terminating") {
 			return fmt.Errorf("still terminating:\n%s", out)
@@ -334,34 +324,6 @@ func setupMachines(t *testing.T) {
 	}
 	// The second machine reaches the API server's address through the first.
 	mustRun(t, "ip", "-n", mnNetNS2, "route", "add", mnCentralIP+"/32", "via", mnCtl1IP)
-}
-
-// underlayBridge adds a netdev bridge owning uplink to the chassis whose
-// conf.db is at db and puts the Geneve endpoint address on it, in netns
-// ("" for the host's) — the operator's step of FIELD-NOTES 2.4.
-func underlayBridge(t *testing.T, db, netns, uplink, addr string) {
-	t.Helper()
-	mustRun(t, "ovs-vsctl", "--db="+db, "--timeout=30", "--may-exist", "add-br", mnUnderBr,
-		"--", "set", "bridge", mnUnderBr, "datapath_type=netdev", "--", "--may-exist", "add-port", mnUnderBr, uplink)
-	ip := func(args ...string) []string {
-		if netns != "" {
-			return append([]string{"ip", "-n", netns}, args...)
-		}
-		return append([]string{"ip"}, args...)
-	}
-	eventually(t, "the underlay bridge's device", func() error {
-		show := ip("link", "show", mnUnderBr)
-		return exec.Command(show[0], show[1:]...).Run()
-	})
-	mustRun(t, ip("addr", "replace", addr+"/30", "dev", mnUnderBr)...)
-	mustRun(t, ip("link", "set", mnUnderBr, "up")...)
-	if netns == mnNetNS1 {
-		// Take the bridge out before `slipway up` stops (cleanups run in
-		// reverse order).
-		t.Cleanup(func() {
-			_ = exec.Command("ovs-vsctl", "--db="+db, "--timeout=10", "--if-exists", "del-br", mnUnderBr).Run()
-		})
-	}
 }
 
 func mustRun(t *testing.T, args ...string) {
