@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/slipway/slipway/internal/testwait"
 	"github.com/slipway/slipway/sdn/ovnstack"
 	"github.com/slipway/slipway/sdn/ovsdb"
 )
@@ -111,7 +112,7 @@ func TestEncapInterface(t *testing.T) {
 
 	removeAddress()
 	// The address matters: without it the tunnel stops.
-	eventually(t, 10*time.Second, "pings failing without the underlay address", func() error {
+	testwait.Until(t, 10*time.Second, "pings failing without the underlay address", func() error {
 		if exec.Command("ip", "netns", "exec", pods[0].ns, "ping", "-c", "1", "-W", "1", pods[1].ip).Run() == nil {
 			return fmt.Errorf("%s still answers", pods[1].ip)
 		}
@@ -138,6 +139,7 @@ func TestEncapInterface(t *testing.T) {
 	assertForwarding(t, pods[0], pods[1])
 	t.Log("an ovs-vswitchd restart put the address back")
 
+	pids := chassis2.PIDs()
 	if err := chassis2.Stop(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -145,7 +147,16 @@ func TestEncapInterface(t *testing.T) {
 	if err := exec.Command("ip", "-n", ns[1], "link", "show", ovnstack.UnderlayBridge).Run(); err == nil {
 		t.Errorf("%s device still present after Stop", ovnstack.UnderlayBridge)
 	}
-	time.Sleep(2 * time.Second) // a stopped daemon's pid file is free once it is reaped (FIELD-NOTES 2.8)
+	// The adopted daemons are init's children: their pid files are free
+	// once init has reaped them (FIELD-NOTES 2.8).
+	testwait.Until(t, 10*time.Second, "the stopped daemons reaped", func() error {
+		for name, pid := range pids {
+			if _, err := os.Stat(fmt.Sprintf("/proc/%d", pid)); err == nil {
+				return fmt.Errorf("%s (pid %d) still in /proc", name, pid)
+			}
+		}
+		return nil
+	})
 	if chassis2, err = ovnstack.StartChassis(ctx, cfg2); err != nil {
 		t.Fatal(err)
 	}
