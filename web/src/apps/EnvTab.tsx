@@ -4,6 +4,7 @@ import { setContainers } from '../api/resources';
 import type { Deployment } from '../api/types';
 import { useApi } from '../auth/AuthContext';
 import { Alert } from '../components/Alert';
+import { TableHead } from '../components/TableHead';
 import { toEnv, validateEnv, type EnvRow } from './env';
 
 let nextId = 1;
@@ -91,15 +92,7 @@ export function EnvTab({ project, deployment }: { project: string; deployment: D
       )}
       <form ref={form} className="form" aria-label="Environment variables" onSubmit={(e) => void submit(e)} noValidate>
         <table className="table table--form" aria-label="Variables">
-          <thead>
-            <tr>
-              <th scope="col">Name</th>
-              <th scope="col">Value</th>
-              <th scope="col">
-                <span className="visually-hidden">Actions</span>
-              </th>
-            </tr>
-          </thead>
+          <TableHead columns={['Name', 'Value']} actions />
           <tbody>
             {rows.map((row, i) => {
               const problem = problems.get(row.id);

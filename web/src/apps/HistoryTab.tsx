@@ -5,6 +5,7 @@ import type { Deployment, ReplicaSet } from '../api/types';
 import { useApi } from '../auth/AuthContext';
 import { Alert } from '../components/Alert';
 import { RelativeTime } from '../components/RelativeTime';
+import { TableHead } from '../components/TableHead';
 import { useLiveCollection } from '../live/useLiveCollection';
 import { lastRollback, revisions } from './history';
 
@@ -42,17 +43,7 @@ export function HistoryTab({ project, deployment, selector }: { project: string;
       {notice && <Alert variant="success">{notice}</Alert>}
       {note && <p className="muted">Last rollback: {note}</p>}
       <table className="table" aria-label="Revisions">
-        <thead>
-          <tr>
-            <th scope="col">Revision</th>
-            <th scope="col">Image</th>
-            <th scope="col">Pods</th>
-            <th scope="col">Created</th>
-            <th scope="col">
-              <span className="visually-hidden">Actions</span>
-            </th>
-          </tr>
-        </thead>
+        <TableHead columns={['Revision', 'Image', 'Pods', 'Created']} actions />
         <tbody>
           {rows.map((r) => (
             <tr key={r.replicaSet.metadata.name} data-revision={r.revision}>

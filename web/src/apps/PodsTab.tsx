@@ -5,6 +5,7 @@ import { Link } from '../app/router';
 import { useApi } from '../auth/AuthContext';
 import { Alert } from '../components/Alert';
 import { RelativeTime } from '../components/RelativeTime';
+import { TableHead } from '../components/TableHead';
 import { sortedByName } from '../live/collection';
 import { useLiveCollection } from '../live/useLiveCollection';
 import { summarizePod } from './pods';
@@ -19,19 +20,7 @@ export function PodsTab({ project, selector, logsBase }: { project: string; sele
       <h2 id="pods-heading">Pods</h2>
       {pods.error && <Alert title="Cannot list the pods">{pods.error}</Alert>}
       <table className="table" aria-label="Pods">
-        <thead>
-          <tr>
-            <th scope="col">Name</th>
-            <th scope="col">Phase</th>
-            <th scope="col">Ready</th>
-            <th scope="col">Restarts</th>
-            <th scope="col">Node</th>
-            <th scope="col">Created</th>
-            <th scope="col">
-              <span className="visually-hidden">Actions</span>
-            </th>
-          </tr>
-        </thead>
+        <TableHead columns={['Name', 'Phase', 'Ready', 'Restarts', 'Node', 'Created']} actions />
         <tbody>
           {rows.map((p) => (
             <tr key={p.name} data-pod={p.name}>

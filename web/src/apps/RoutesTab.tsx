@@ -5,6 +5,7 @@ import type { Deployment, Route, Service } from '../api/types';
 import { useApi } from '../auth/AuthContext';
 import { Alert } from '../components/Alert';
 import { Field } from '../components/Field';
+import { TableHead } from '../components/TableHead';
 import { sortedByName } from '../live/collection';
 import { useLiveCollection } from '../live/useLiveCollection';
 import { admission, routeURLs, servicesOf } from '../project/apps';
@@ -39,15 +40,7 @@ export function RoutesTab({ project, deployment }: { project: string; deployment
       <h2 id="routes-heading">Routes</h2>
       {(routes.error ?? services.error) && <Alert title="Cannot list the routes">{routes.error ?? services.error}</Alert>}
       <table className="table" aria-label="Routes">
-        <thead>
-          <tr>
-            <th scope="col">Name</th>
-            <th scope="col">URL</th>
-            <th scope="col">Service</th>
-            <th scope="col">TLS</th>
-            <th scope="col">Admission</th>
-          </tr>
-        </thead>
+        <TableHead columns={['Name', 'URL', 'Service', 'TLS', 'Admission']} />
         <tbody>
           {list.map((r) => {
             const a = admission(r);

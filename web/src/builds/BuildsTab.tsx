@@ -7,6 +7,7 @@ import { useApi } from '../auth/AuthContext';
 import { Alert } from '../components/Alert';
 import { CopyButton } from '../components/CopyButton';
 import { RelativeTime } from '../components/RelativeTime';
+import { TableHead } from '../components/TableHead';
 import { useLiveCollection } from '../live/useLiveCollection';
 import { buildConfigLabel, buildConfigCandidates, buildNumber } from '../project/apps';
 import { BuildLog } from './BuildLog';
@@ -76,18 +77,7 @@ export function BuildsTab({ project, deployment }: { project: string; deployment
         </p>
       )}
       <table className="table" aria-label="Builds">
-        <thead>
-          <tr>
-            <th scope="col">Build</th>
-            <th scope="col">Status</th>
-            <th scope="col">Cause</th>
-            <th scope="col">Commit</th>
-            <th scope="col">Started</th>
-            <th scope="col">
-              <span className="visually-hidden">Actions</span>
-            </th>
-          </tr>
-        </thead>
+        <TableHead columns={['Build', 'Status', 'Cause', 'Commit', 'Started']} actions />
         <tbody>
           {list.map((b) => {
             const name = b.metadata.name;

@@ -6,6 +6,7 @@ import { useApi } from '../auth/AuthContext';
 import { Alert } from '../components/Alert';
 import { LiveIndicator } from '../components/LiveIndicator';
 import { PageTitle } from '../components/PageTitle';
+import { TableHead } from '../components/TableHead';
 import { sortedByName } from '../live/collection';
 import { useLiveCollection } from '../live/useLiveCollection';
 
@@ -101,19 +102,7 @@ export function NodesPage() {
       {nodes.state.loaded && list.length === 0 && <p className="empty">No node has joined the cluster.</p>}
       {list.length > 0 && (
         <table className="table" aria-label="Nodes">
-          <thead>
-            <tr>
-              <th scope="col">Name</th>
-              <th scope="col">Status</th>
-              <th scope="col">CPU (allocatable / capacity)</th>
-              <th scope="col">Memory (allocatable / capacity)</th>
-              <th scope="col">Pods</th>
-              <th scope="col">System</th>
-              <th scope="col">
-                <span className="visually-hidden">Actions</span>
-              </th>
-            </tr>
-          </thead>
+          <TableHead columns={['Name', 'Status', 'CPU (allocatable / capacity)', 'Memory (allocatable / capacity)', 'Pods', 'System']} actions />
           <tbody>
             {list.map((node) => {
               const name = node.metadata.name;

@@ -6,6 +6,7 @@ import { useApi } from '../auth/AuthContext';
 import { Alert } from '../components/Alert';
 import { Field } from '../components/Field';
 import { LiveIndicator } from '../components/LiveIndicator';
+import { TableHead } from '../components/TableHead';
 import { sortedByName } from '../live/collection';
 import { useLiveCollection } from '../live/useLiveCollection';
 import { suggestName, validateName } from '../projects/validation';
@@ -82,16 +83,7 @@ export function MembersTab({ project }: { project: string }) {
       {bindings.error && <Alert title="Cannot list members">{bindings.error}</Alert>}
       <GrantForm project={project} />
       <table className="table" aria-label="Members">
-        <thead>
-          <tr>
-            <th scope="col">Name</th>
-            <th scope="col">Kind</th>
-            <th scope="col">Role</th>
-            <th scope="col">
-              <span className="visually-hidden">Actions</span>
-            </th>
-          </tr>
-        </thead>
+        <TableHead columns={['Name', 'Kind', 'Role']} actions />
         <tbody>
           {rows.map((m) => (
             <tr key={m.key} data-member={`${m.subject.kind}:${m.subject.name}:${m.role}`}>

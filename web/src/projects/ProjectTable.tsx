@@ -1,6 +1,7 @@
 import type { Project } from '../api/types';
 import { Link } from '../app/router';
 import { RelativeTime } from '../components/RelativeTime';
+import { TableHead } from '../components/TableHead';
 import { isTerminating } from './store';
 
 export interface ProjectTableProps {
@@ -12,17 +13,7 @@ export interface ProjectTableProps {
 export function ProjectTable({ projects, onDelete }: ProjectTableProps) {
   return (
     <table className="table" aria-label="Projects">
-      <thead>
-        <tr>
-          <th scope="col">Name</th>
-          <th scope="col">Description</th>
-          <th scope="col">Status</th>
-          <th scope="col">Created</th>
-          <th scope="col">
-            <span className="visually-hidden">Actions</span>
-          </th>
-        </tr>
-      </thead>
+      <TableHead columns={['Name', 'Description', 'Status', 'Created']} actions />
       <tbody>
         {projects.map((project) => {
           const name = project.metadata.name;
