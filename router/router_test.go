@@ -327,16 +327,23 @@ func TestMetricsPerRoute(t *testing.T) {
 	if code, _ := get("/stats", statsUser, "wrong"); code != http.StatusUnauthorized {
 		t.Fatalf("/stats with a wrong password: %d, want 401", code)
 	}
-	code, body := get("/metrics", statsUser, statsPassword)
-	// At least the five requests above (the first wait may add more).
+	// At least the five requests above (the first wait may add more). A
+	// worker counts a request when it ends the stream, which may come a
+	// moment after the client has read the answer: poll.
 	re := regexp.MustCompile(`haproxy_backend_http_responses_total\{proxy="be_http_shop_counted",code="2xx"\} (\d+)`)
-	m := re.FindStringSubmatch(body)
-	if code != 200 || m == nil {
-		t.Fatalf("/metrics: %d, no 2xx counter for the route in:\n%.2000s", code, body)
-	}
-	if n, _ := strconv.Atoi(m[1]); n < 5 {
-		t.Fatalf("2xx responses of the route = %d, want ≥ 5", n)
-	}
+	var body string
+	eventually(t, 10*time.Second, func() error {
+		var code int
+		code, body = get("/metrics", statsUser, statsPassword)
+		m := re.FindStringSubmatch(body)
+		if code != 200 || m == nil {
+			return fmt.Errorf("/metrics: %d, no 2xx counter for the route in:\n%.2000s", code, body)
+		}
+		if n, _ := strconv.Atoi(m[1]); n < 5 {
+			return fmt.Errorf("2xx responses of the route = %d, want ≥ 5", n)
+		}
+		return nil
+	})
 	if !strings.Contains(body, `haproxy_backend_response_time_average_seconds{proxy="be_http_shop_counted"}`) {
 		t.Fatal("/metrics has no response time of the route")
 	}
