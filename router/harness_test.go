@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -17,6 +18,7 @@ import (
 
 	"github.com/slipway/slipway/internal/testpeer"
 	"github.com/slipway/slipway/internal/testwait"
+	"github.com/slipway/slipway/router/haproxy"
 	"github.com/slipway/slipway/router/internal/testcert"
 	"github.com/slipway/slipway/router/route"
 )
@@ -32,6 +34,7 @@ type harness struct {
 	metrics    string // host:port of /metrics and /stats
 	defaultCN  string
 	httpClient *http.Client
+	runtime    haproxy.Runtime // the current worker's admin socket
 }
 
 func freePort(t testing.TB) int {
@@ -64,6 +67,7 @@ func startHarness(t testing.TB, minReload time.Duration, adjust ...func(*Options
 	for _, f := range adjust {
 		f(&opts)
 	}
+	h.runtime = haproxy.Runtime{Socket: filepath.Join(opts.Dir, runtimeSocket)}
 	r, err := Start(ctx, opts)
 	if err != nil {
 		t.Fatal(err)

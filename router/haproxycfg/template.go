@@ -95,6 +95,11 @@ global
     stats socket {{.RuntimeSocket}} mode 600 level admin expose-fd listeners
     stats timeout 2m
     hard-stop-after {{.HardStopAfter}}
+    # Each server with health checks counts a descriptor towards the limit
+    # HAProxy asks for: with thousands of routes that can exceed what the
+    # machine allows, which must not fail a reload (checks use a descriptor
+    # only while they run).
+    no strict-limits
     ssl-default-bind-options ssl-min-ver TLSv1.2
     tune.ssl.default-dh-param 2048
 
@@ -117,6 +122,13 @@ defaults
     retries 3
     option redispatch 1
     retry-on conn-failure empty-response response-timeout
+    # Health: a server whose connection fails under traffic is marked down
+    # at once (a pod on a lost node, before the node is NotReady), and
+    # comes back when a TCP connect succeeds again (checked every second
+    # while down, every 5 s while up; plain TCP even for re-encrypted
+    # routes, so that a check never depends on SNI or certificates).
+    default-server check no-check-ssl inter 5s downinter 1s fall 2 rise 1 observe layer4 error-limit 1 on-error mark-down
+    timeout check 1s
     errorfile 503 {{.ErrorPage}}
 
 frontend fe_http
@@ -144,7 +156,7 @@ frontend fe_tls
 
 backend be_tls_terminate
     mode tcp
-    server fe_https unix@{{.TLSSocket}} send-proxy-v2
+    server fe_https unix@{{.TLSSocket}} send-proxy-v2 no-check
 
 frontend fe_https
     bind unix@{{.TLSSocket}} accept-proxy ssl crt {{.DefaultCert}} crt-list {{.CertList}} alpn h2,http/1.1
