@@ -174,15 +174,7 @@ func TestAdoptAfterOwnerKilled(t *testing.T) {
 		{ns: "slw-" + suffix + "-a1", lsp: "a1", mac: "0a:58:0a:00:00:15", ip: "10.0.0.21", hostVeth: "veth-a1"},
 		{ns: "slw-" + suffix + "-a2", lsp: "a2", mac: "0a:58:0a:00:00:16", ip: "10.0.0.22", hostVeth: "veth-a2"},
 	}
-	ops := []ovsdb.Operation{ovsdb.Insert(ovsdb.TableLogicalSwitch, ovsdb.LogicalSwitch{Name: "ls-adopt"}.Row(), "ls")}
-	for i, p := range pods {
-		ops = append(ops, ovsdb.InsertReferenced(ovsdb.TableLogicalSwitch, ovsdb.NamedUUID("ls"), "ports",
-			ovsdb.TableLogicalSwitchPort, ovsdb.LogicalSwitchPort{Name: p.lsp, Addresses: []string{p.mac + " " + p.ip}}.Row(),
-			fmt.Sprintf("lsp%d", i))...)
-	}
-	if _, err := nb.Transact(ctx, ovsdb.NorthboundDB, ops...); err != nil {
-		t.Fatal(err)
-	}
+	addSwitch(t, ctx, nb, ovsdb.LogicalSwitch{Name: "ls-adopt"}, pods)
 	for _, p := range pods {
 		plugPod(t, ctx, conf, nodeNS, p)
 	}

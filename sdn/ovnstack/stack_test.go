@@ -64,6 +64,23 @@ type pod struct {
 	ns, lsp, mac, ip, hostVeth string
 }
 
+// addSwitch creates a logical switch with a port for each pod and returns
+// the switch's UUID.
+func addSwitch(t *testing.T, ctx context.Context, nb *ovsdb.Client, ls ovsdb.LogicalSwitch, pods []pod) ovsdb.UUID {
+	t.Helper()
+	ops := []ovsdb.Operation{ovsdb.Insert(ovsdb.TableLogicalSwitch, ls.Row(), "ls")}
+	for i, p := range pods {
+		ops = append(ops, ovsdb.InsertReferenced(ovsdb.TableLogicalSwitch, ovsdb.NamedUUID("ls"), "ports",
+			ovsdb.TableLogicalSwitchPort, ovsdb.LogicalSwitchPort{Name: p.lsp, Addresses: []string{p.mac + " " + p.ip}}.Row(),
+			fmt.Sprintf("lsp%d", i))...)
+	}
+	res, err := nb.Transact(ctx, ovsdb.NorthboundDB, ops...)
+	if err != nil {
+		t.Fatalf("create logical switch %s: %v", ls.Name, err)
+	}
+	return res[0].UUID
+}
+
 // plugPod does FIELD-NOTES 2.2 for one pod: a veth with the pod end in its
 // own netns and the host end in the node netns, TX checksum offload off,
 // and the host end added to br-int through the chassis' conf.db.
@@ -186,18 +203,7 @@ func TestStack(t *testing.T) {
 		{ns: "slw-" + suffix + "-p1", lsp: "p1", mac: "0a:58:0a:00:00:0b", ip: "10.0.0.11", hostVeth: "veth-p1"},
 		{ns: "slw-" + suffix + "-p2", lsp: "p2", mac: "0a:58:0a:00:00:0c", ip: "10.0.0.12", hostVeth: "veth-p2"},
 	}
-	ops := []ovsdb.Operation{ovsdb.Insert(ovsdb.TableLogicalSwitch,
-		ovsdb.LogicalSwitch{Name: "ls0", ExternalIDs: map[string]string{"slipway-test": suffix}}.Row(), "ls")}
-	for i, p := range pods {
-		ops = append(ops, ovsdb.InsertReferenced(ovsdb.TableLogicalSwitch, ovsdb.NamedUUID("ls"), "ports",
-			ovsdb.TableLogicalSwitchPort, ovsdb.LogicalSwitchPort{Name: p.lsp, Addresses: []string{p.mac + " " + p.ip}}.Row(),
-			fmt.Sprintf("lsp%d", i))...)
-	}
-	res, err := nb.Transact(ctx, ovsdb.NorthboundDB, ops...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	lsUUID := res[0].UUID
+	lsUUID := addSwitch(t, ctx, nb, ovsdb.LogicalSwitch{Name: "ls0", ExternalIDs: map[string]string{"slipway-test": suffix}}, pods)
 
 	t.Run("northd propagates to the southbound database", func(t *testing.T) {
 		testwait.Until(t, 10*time.Second, "Datapath_Binding and Port_Bindings for ls0", func() error {

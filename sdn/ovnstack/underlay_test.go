@@ -83,15 +83,7 @@ func TestEncapInterface(t *testing.T) {
 		{ns: "slw-" + suffix + "-u1", lsp: "u1", mac: "0a:58:0a:00:00:21", ip: "10.0.0.31", hostVeth: "veth-u1"},
 		{ns: "slw-" + suffix + "-u2", lsp: "u2", mac: "0a:58:0a:00:00:22", ip: "10.0.0.32", hostVeth: "veth-u2"},
 	}
-	ops := []ovsdb.Operation{ovsdb.Insert(ovsdb.TableLogicalSwitch, ovsdb.LogicalSwitch{Name: "ls-underlay"}.Row(), "ls")}
-	for i, p := range pods {
-		ops = append(ops, ovsdb.InsertReferenced(ovsdb.TableLogicalSwitch, ovsdb.NamedUUID("ls"), "ports",
-			ovsdb.TableLogicalSwitchPort, ovsdb.LogicalSwitchPort{Name: p.lsp, Addresses: []string{p.mac + " " + p.ip}}.Row(),
-			fmt.Sprintf("lsp%d", i))...)
-	}
-	if _, err := nb.Transact(ctx, ovsdb.NorthboundDB, ops...); err != nil {
-		t.Fatal(err)
-	}
+	addSwitch(t, ctx, nb, ovsdb.LogicalSwitch{Name: "ls-underlay"}, pods)
 	for i, endpoint := range []string{chassis1.Endpoint(), "unix:" + filepath.Join(dir2, "chassis", "conf.sock")} {
 		conf, err := ovsdb.Dial(ctx, endpoint, ovsdb.Options{})
 		if err != nil {
