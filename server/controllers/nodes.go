@@ -84,13 +84,20 @@ func (c *NodeLifecycle) Reconcile(ctx context.Context, req reconcile.Request) (r
 		return reconcile.Result{}, err
 	}
 	now := c.Now()
-	alive, err := c.heartbeating(ctx, req.Name, now)
+	alive, leaseDuration, err := c.heartbeating(ctx, req.Name, now)
 	if err != nil {
 		return reconcile.Result{}, err
 	}
 	var status api.NodeStatus
 	_ = json.Unmarshal(obj.Status, &status)
 	ready := condition(status.Conditions, api.NodeReady)
+	if !alive && ready != nil && ready.Status == "True" && ready.LastHeartbeatTime != nil &&
+		now.Before(ready.LastHeartbeatTime.Add(leaseDuration)) {
+		// The agent posted Ready after its lease expired: it restarted,
+		// and its lease renewal is on its way. Marking it Unknown now
+		// would undo the fresh status and make the node flap.
+		alive = true
+	}
 	if alive {
 		return reconcile.Result{RequeueAfter: HeartbeatPoll}, nil
 	}
@@ -129,20 +136,27 @@ func (c *NodeLifecycle) Reconcile(ctx context.Context, req reconcile.Request) (r
 	return reconcile.Result{RequeueAfter: HeartbeatPoll}, nil
 }
 
-// heartbeating reports whether the node's Lease is still valid.
-func (c *NodeLifecycle) heartbeating(ctx context.Context, node string, now time.Time) (bool, error) {
+// defaultLeaseDuration is how long a node's Ready status counts as a
+// heartbeat when it has no Lease to say (four of the agent's default
+// 10 s heartbeats).
+const defaultLeaseDuration = 40 * time.Second
+
+// heartbeating reports whether the node's Lease is still valid, and how
+// long one heartbeat counts.
+func (c *NodeLifecycle) heartbeating(ctx context.Context, node string, now time.Time) (alive bool, duration time.Duration, err error) {
 	obj, err := c.Service.Get(ctx, c.lookup(api.LeasesResource), LeaseName(node))
 	if errors.Is(err, errdefs.ErrNotFound) {
-		return false, nil
+		return false, defaultLeaseDuration, nil
 	}
 	if err != nil {
-		return false, err
+		return false, 0, err
 	}
 	var lease api.LeaseSpec
-	if err := json.Unmarshal(obj.Spec, &lease); err != nil || lease.RenewTime == nil {
-		return false, nil
+	if err := json.Unmarshal(obj.Spec, &lease); err != nil || lease.RenewTime == nil || lease.LeaseDurationSeconds <= 0 {
+		return false, defaultLeaseDuration, nil
 	}
-	return now.Before(lease.RenewTime.Add(time.Duration(lease.LeaseDurationSeconds) * time.Second)), nil
+	duration = time.Duration(lease.LeaseDurationSeconds) * time.Second
+	return now.Before(lease.RenewTime.Add(duration)), duration, nil
 }
 
 func condition(conds []api.Condition, typ string) *api.Condition {

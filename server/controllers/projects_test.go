@@ -395,3 +395,58 @@ func TestNodeLifecycleMarksPodsNotReady(t *testing.T) {
 		t.Fatalf("the dead node's pod evicted before the eviction timeout: %v", err)
 	}
 }
+
+// An agent that restarts after its lease expired posts Ready before it
+// renews the lease: that fresh status must stand (the node flapped to
+// NotReady in the multinode e2e, and a scale-up in that moment skipped it),
+// while a Ready status as stale as the lease does not keep a node alive.
+func TestNodeLifecycleKeepsAFreshReadyStatus(t *testing.T) {
+	ctx := context.Background()
+	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
+	st, err := store.Open(ctx, store.Config{DSN: storetest.NewDatabase(t), Logger: quiet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	cat := api.NewCatalogue()
+	svc := resource.New(st, nil)
+	lookup := func(p string) *api.Resource { r, _ := cat.Lookup(p); return r }
+	lifecycle := &controllers.NodeLifecycle{Service: svc, Catalogue: cat, Logger: quiet}
+
+	now := time.Now().UTC().Truncate(time.Second)
+	expired := now.Add(-time.Hour)
+	for _, n := range []struct {
+		name      string
+		heartbeat time.Time // of the Ready=True status
+		want      string
+	}{
+		{"restarted", now, "True"},
+		{"dead", expired, "Unknown"},
+	} {
+		if _, err := svc.Create(ctx, lookup("nodes"), &api.Object{Metadata: api.ObjectMeta{Name: n.name}}); err != nil {
+			t.Fatal(err)
+		}
+		status, _ := json.Marshal(api.NodeStatus{Conditions: []api.Condition{
+			{Type: api.NodeReady, Status: "True", LastTransitionTime: &n.heartbeat, LastHeartbeatTime: &n.heartbeat}}})
+		if _, err := svc.Patch(ctx, lookup("nodes"), n.name, []byte(`{"status":`+string(status)+`}`), true); err != nil {
+			t.Fatal(err)
+		}
+		spec, _ := json.Marshal(api.LeaseSpec{HolderIdentity: n.name, LeaseDurationSeconds: 40, RenewTime: &expired})
+		if _, err := svc.Create(ctx, lookup("leases"), &api.Object{Metadata: api.ObjectMeta{Name: controllers.LeaseName(n.name)}, Spec: spec}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := lifecycle.Reconcile(ctx, reconcile.Request{Name: n.name}); err != nil {
+			t.Fatal(err)
+		}
+		obj, err := svc.Get(ctx, lookup("nodes"), n.name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got api.NodeStatus
+		_ = json.Unmarshal(obj.Status, &got)
+		if len(got.Conditions) != 1 || got.Conditions[0].Status != n.want {
+			t.Errorf("node %s (lease expired, Ready heartbeat %s ago): conditions %+v, want Ready=%s",
+				n.name, now.Sub(n.heartbeat), got.Conditions, n.want)
+		}
+	}
+}
