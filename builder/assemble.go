@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/containerd/containerd/v2/client"
+	"github.com/containerd/errdefs"
 
 	"github.com/slipway/slipway/builder/s2i"
 	"github.com/slipway/slipway/builder/source"
@@ -68,7 +69,30 @@ func (e *Executor) assemble(ctx context.Context, j *job, p *plan) (uint32, strin
 			}
 		}
 	}
+	if err := flushOutput(ctx, ctr); err != nil {
+		return 0, "", err
+	}
 	return code, reason, nil
+}
+
+// flushOutput deletes a container's exited task. The shim copies the
+// container's output into the log file until then: the exit is reported
+// while the last lines may still be in the pipes (CI saw a failing
+// assemble's last line on stderr missing from its build log), and Delete
+// waits for the copy to end. The container and its snapshot stay for the
+// commit.
+func flushOutput(ctx context.Context, ctr client.Container) error {
+	task, err := ctr.Task(ctx, nil)
+	if errdefs.IsNotFound(err) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("load task: %w", err)
+	}
+	if _, err := task.Delete(context.WithoutCancel(ctx)); err != nil && !errdefs.IsNotFound(err) {
+		return fmt.Errorf("delete the exited task: %w", err)
+	}
+	return nil
 }
 
 // waitTask waits for a container's task to exit; when ctx ends first it
