@@ -586,9 +586,19 @@ func TestImageTriggers(t *testing.T) {
 	for _, digest := range []string{digestA, digestB} {
 		e.setTag(t, e.project, "web", "latest", digest)
 		want := e.Server.RegistryHost() + "/shop/web@" + digest
+		// Rolled to it: the template names it and the deployment
+		// controller has seen that template (its revision exists, so the
+		// rollback below has it to return to).
 		eventually(t, "deployment rolled to "+digest, func() error {
-			if got := image("follows"); got != want {
+			var d api.Deployment
+			if err := e.c.Get(ctx, res(api.DeploymentsResource), e.project, "follows", &d); err != nil {
+				return err
+			}
+			if got := d.Spec.Template.Spec.Containers[0].Image; got != want {
 				return fmt.Errorf("image %s, want %s", got, want)
+			}
+			if d.Status.ObservedGeneration < d.Metadata.Generation {
+				return fmt.Errorf("generation %d not observed yet (%d)", d.Metadata.Generation, d.Status.ObservedGeneration)
 			}
 			return nil
 		})
