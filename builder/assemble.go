@@ -28,7 +28,12 @@ var secretEnv = map[string]bool{EnvBuild: true, EnvPushToken: true, EnvSourceTok
 // the stopped container) stays for the commit and for the agent.
 func (e *Executor) assemble(ctx context.Context, j *job, p *plan) (uint32, string, error) {
 	c := j.container
-	c.Command = []string{p.scripts[s2i.Assemble].Path}
+	// assemble's stderr joins its stdout in the container (every S2I
+	// builder image has /bin/sh): the shim of containerd 1.6 closes a log
+	// file shared by both streams as soon as stdout ends, so whatever
+	// stderr still had to say was lost — typically the error that failed
+	// the build. One stream also keeps the lines in the order written.
+	c.Command = []string{"/bin/sh", "-c", `exec "$0" 2>&1`, p.scripts[s2i.Assemble].Path}
 	c.Args = nil
 	var env []podspec.EnvVar
 	for _, v := range c.Env {
@@ -75,12 +80,11 @@ func (e *Executor) assemble(ctx context.Context, j *job, p *plan) (uint32, strin
 	return code, reason, nil
 }
 
-// flushOutput deletes a container's exited task. The shim copies the
-// container's output into the log file until then: the exit is reported
-// while the last lines may still be in the pipes (CI saw a failing
-// assemble's last line on stderr missing from its build log), and Delete
-// waits for the copy to end. The container and its snapshot stay for the
-// commit.
+// flushOutput deletes a container's exited task. The exit is reported
+// while the shim may still be copying the last output into the log file;
+// Delete waits for the copy, so the build log holds all of assemble's
+// output before the executor writes its own closing line. The container
+// and its snapshot stay for the commit.
 func flushOutput(ctx context.Context, ctr client.Container) error {
 	task, err := ctr.Task(ctx, nil)
 	if errdefs.IsNotFound(err) {
