@@ -119,15 +119,7 @@ func TestProjectLifecycle(t *testing.T) {
 
 func TestPodTerminationReleasesPodsNoNodeRuns(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
-	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
-	st, err := store.Open(ctx, store.Config{DSN: storetest.NewDatabase(t), Logger: quiet})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	cat := api.NewCatalogue()
-	svc := resource.New(st, nil)
-	lookup := func(p string) *api.Resource { r, _ := cat.Lookup(p); return r }
+	svc, cat, lookup, quiet := openService(t, ctx)
 	c := &reconcile.Controller{Name: "pod-termination", Resource: lookup("pods"), Service: svc, Logger: quiet,
 		Reconciler: &controllers.PodTermination{Service: svc, Catalogue: cat}}
 	stopped := make(chan struct{})
@@ -168,17 +160,24 @@ func TestPodTerminationReleasesPodsNoNodeRuns(t *testing.T) {
 	}
 }
 
-func TestNodeLifecycleEvictsAtALimitedRate(t *testing.T) {
-	ctx, cancel := context.WithCancel(context.Background())
+// openService opens a fresh database behind a resource service, for the
+// controllers' tests; lookup finds a resource of the catalogue by plural.
+func openService(t *testing.T, ctx context.Context) (*resource.Service, *api.Catalogue, func(plural string) *api.Resource, *slog.Logger) {
+	t.Helper()
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
 	st, err := store.Open(ctx, store.Config{DSN: storetest.NewDatabase(t), Logger: quiet})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer st.Close()
+	t.Cleanup(st.Close)
 	cat := api.NewCatalogue()
-	svc := resource.New(st, nil)
 	lookup := func(p string) *api.Resource { r, _ := cat.Lookup(p); return r }
+	return resource.New(st, nil), cat, lookup, quiet
+}
+
+func TestNodeLifecycleEvictsAtALimitedRate(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	svc, cat, lookup, quiet := openService(t, ctx)
 	lifecycle := &controllers.NodeLifecycle{Service: svc, Catalogue: cat, Logger: quiet,
 		EvictionTimeout: 500 * time.Millisecond, EvictionsPerSecond: 2, EvictionBurst: 2}
 	c := &reconcile.Controller{Name: "node-lifecycle", Resource: lookup("nodes"), Service: svc, Logger: quiet, Reconciler: lifecycle}
@@ -264,15 +263,7 @@ func TestNodeLifecycleEvictsAtALimitedRate(t *testing.T) {
 // dead machines: nothing is evicted.
 func TestNodeLifecycleHoldsBackDuringAPartition(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
-	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
-	st, err := store.Open(ctx, store.Config{DSN: storetest.NewDatabase(t), Logger: quiet})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	cat := api.NewCatalogue()
-	svc := resource.New(st, nil)
-	lookup := func(p string) *api.Resource { r, _ := cat.Lookup(p); return r }
+	svc, cat, lookup, quiet := openService(t, ctx)
 	lifecycle := &controllers.NodeLifecycle{Service: svc, Catalogue: cat, Logger: quiet, EvictionTimeout: 200 * time.Millisecond}
 	c := &reconcile.Controller{Name: "node-lifecycle", Resource: lookup("nodes"), Service: svc, Logger: quiet, Reconciler: lifecycle}
 	if _, err := svc.Create(ctx, lookup("projects"), &api.Object{Metadata: api.ObjectMeta{Name: "shop"}}); err != nil {
@@ -319,15 +310,7 @@ func TestNodeLifecycleHoldsBackDuringAPartition(t *testing.T) {
 // of other nodes are untouched.
 func TestNodeLifecycleMarksPodsNotReady(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
-	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
-	st, err := store.Open(ctx, store.Config{DSN: storetest.NewDatabase(t), Logger: quiet})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	cat := api.NewCatalogue()
-	svc := resource.New(st, nil)
-	lookup := func(p string) *api.Resource { r, _ := cat.Lookup(p); return r }
+	svc, cat, lookup, quiet := openService(t, ctx)
 	lifecycle := &controllers.NodeLifecycle{Service: svc, Catalogue: cat, Logger: quiet, EvictionTimeout: time.Hour}
 	c := &reconcile.Controller{Name: "node-lifecycle", Resource: lookup("nodes"), Service: svc, Logger: quiet, Reconciler: lifecycle}
 	if _, err := svc.Create(ctx, lookup("projects"), &api.Object{Metadata: api.ObjectMeta{Name: "shop"}}); err != nil {
@@ -402,15 +385,7 @@ func TestNodeLifecycleMarksPodsNotReady(t *testing.T) {
 // while a Ready status as stale as the lease does not keep a node alive.
 func TestNodeLifecycleKeepsAFreshReadyStatus(t *testing.T) {
 	ctx := context.Background()
-	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
-	st, err := store.Open(ctx, store.Config{DSN: storetest.NewDatabase(t), Logger: quiet})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	cat := api.NewCatalogue()
-	svc := resource.New(st, nil)
-	lookup := func(p string) *api.Resource { r, _ := cat.Lookup(p); return r }
+	svc, cat, lookup, quiet := openService(t, ctx)
 	lifecycle := &controllers.NodeLifecycle{Service: svc, Catalogue: cat, Logger: quiet}
 
 	now := time.Now().UTC().Truncate(time.Second)
