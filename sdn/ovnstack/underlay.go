@@ -90,6 +90,8 @@ func (ch *Chassis) ensureUnderlay(ctx context.Context) error {
 	// ovs-vswitchd creates the bridge's device once it has read the change.
 	waitCtx, cancel := context.WithTimeout(ctx, underlayDeviceWait)
 	defer cancel()
+	poll := time.NewTicker(50 * time.Millisecond)
+	defer poll.Stop()
 	for {
 		err := ch.ip(waitCtx, "link", "show", UnderlayBridge)
 		if err == nil {
@@ -98,7 +100,7 @@ func (ch *Chassis) ensureUnderlay(ctx context.Context) error {
 		select {
 		case <-waitCtx.Done():
 			return fmt.Errorf("underlay: ovs-vswitchd did not create the %s device within %s: %w", UnderlayBridge, underlayDeviceWait, err)
-		case <-time.After(50 * time.Millisecond):
+		case <-poll.C:
 		}
 	}
 	_, prefix, _ := parseEncapIP(ch.cfg.EncapIP) // validated by StartChassis
