@@ -220,6 +220,17 @@ func (c *Deployments) createNewReplicaSet(ctx context.Context, r *rollout) error
 	obj.Status = nil
 	created, err := c.Service.Create(ctx, c.replicaSets, obj)
 	if errors.Is(err, errdefs.ErrAlreadyExists) {
+		existing, getErr := c.Service.Get(ctx, c.replicaSets, rs.Metadata.Name)
+		if getErr != nil {
+			return fmt.Errorf("read replica set %q: %w", rs.Metadata.Name, getErr)
+		}
+		if ours, err := decodeAs[api.ReplicaSet](existing); err == nil && ours.Metadata.DeletionTimestamp == nil &&
+			ours.Metadata.Annotations[api.OwnerUIDAnnotation] == d.Metadata.UID &&
+			templateKey(podTemplateWithout(ours.Spec.Template, api.PodTemplateHashLabel)) == templateKey(d.Spec.Template) {
+			// This template's ReplicaSet was made after the list above
+			// (by an earlier pass or another controller): not a collision.
+			return fmt.Errorf("replica set %q of deployment %q appeared meanwhile: %w", rs.Metadata.Name, d.Metadata.Name, errdefs.ErrConflict)
+		}
 		// Another template hashed to the same name: count the collision
 		// and come back with a new hash.
 		d.Status.CollisionCount = ptr(collisions + 1)

@@ -59,29 +59,42 @@ type harness struct {
 
 func newHarness(t *testing.T, st *store.Store, tweak func(*workloads.Deps)) *harness {
 	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	cat := api.NewCatalogue()
-	h := &harness{t: t, svc: resource.New(st, nil), cat: cat, ctx: store.WithProject(ctx, "shop")}
-	h.decide.Store(func(*api.Pod) outcome { return runReady })
-	if _, err := h.svc.Create(ctx, h.res(api.ProjectsResource), &api.Object{Metadata: api.ObjectMeta{Name: "shop"}}); err != nil && !errors.Is(err, errdefs.ErrAlreadyExists) {
-		t.Fatal(err)
-	}
-	deps := workloads.Deps{Service: h.svc, Catalogue: cat, Logger: quiet, JobBackoff: 50 * time.Millisecond}
+	h := newAgentHarness(t, st)
+	deps := workloads.Deps{Service: h.svc, Catalogue: h.cat, Logger: quiet, JobBackoff: 50 * time.Millisecond}
 	if tweak != nil {
 		tweak(&deps)
 	}
-	ctls := workloads.Controllers(deps)
+	h.run(workloads.Controllers(deps)...)
+	return h
+}
+
+// newAgentHarness runs only the simulated node agent, for a store whose API
+// server already runs the workload controllers: a second set would race the
+// first, which no deployment runs.
+func newAgentHarness(t *testing.T, st *store.Store) *harness {
+	t.Helper()
+	cat := api.NewCatalogue()
+	h := &harness{t: t, svc: resource.New(st, nil), cat: cat, ctx: store.WithProject(context.Background(), "shop")}
+	h.decide.Store(func(*api.Pod) outcome { return runReady })
+	if _, err := h.svc.Create(context.Background(), h.res(api.ProjectsResource), &api.Object{Metadata: api.ObjectMeta{Name: "shop"}}); err != nil && !errors.Is(err, errdefs.ErrAlreadyExists) {
+		t.Fatal(err)
+	}
 	h.agent = &reconcile.Controller{Name: "test-node-agent", Resource: h.res(api.PodsResource), Service: h.svc,
 		Reconciler: reconcile.ReconcilerFunc(h.runPod)}
-	ctls = append(ctls, h.agent)
+	h.run(h.agent)
+	return h
+}
+
+// run starts controllers until the test ends.
+func (h *harness) run(ctls ...*reconcile.Controller) {
+	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
 	for _, c := range ctls {
 		c.Logger = quiet
 		wg.Add(1)
 		go func() { defer wg.Done(); c.Run(ctx) }()
 	}
-	t.Cleanup(func() { cancel(); wg.Wait() })
-	return h
+	h.t.Cleanup(func() { cancel(); wg.Wait() })
 }
 
 // newStore opens a fresh database.

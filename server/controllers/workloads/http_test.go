@@ -39,7 +39,7 @@ func TestScaleAndRollbackOverHTTP(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h := newHarness(t, srv.Store(), nil)
+	h := newAgentHarness(t, srv.Store())
 	deployments := h.res(api.DeploymentsResource)
 	if err := c.Create(ctx, deployments, "shop", deployment("web", 2, imageV1, func(s *api.DeploymentSpec) {
 		s.Triggers = []api.DeploymentTrigger{{Type: api.ImageChangeTrigger,
@@ -57,11 +57,24 @@ func TestScaleAndRollbackOverHTTP(t *testing.T) {
 	if scale.Kind != "Scale" || *scale.Spec.Replicas != 2 || scale.Status.Replicas != 2 || scale.Status.Selector != "app=web" {
 		t.Fatalf("scale %+v", scale)
 	}
-	// PUT with the current resourceVersion scales up.
-	scale.Spec.Replicas = int32p(5)
-	put, _ := json.Marshal(scale)
-	if err := c.Do(ctx, "PUT", scalePath, "application/json", put, &scale); err != nil {
-		t.Fatal(err)
+	// PUT with the current resourceVersion scales up. The controllers may
+	// write the deployment's status between the GET and the PUT: then the PUT
+	// conflicts and, as any client would, the test reads it again.
+	var put []byte
+	for attempt := 0; ; attempt++ {
+		scale.Spec.Replicas = int32p(5)
+		put, _ = json.Marshal(scale)
+		err := c.Do(ctx, "PUT", scalePath, "application/json", put, &scale)
+		if errors.Is(err, errdefs.ErrConflict) && attempt < 5 {
+			if err := c.Do(ctx, "GET", scalePath, "", nil, &scale); err != nil {
+				t.Fatal(err)
+			}
+			continue
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		break
 	}
 	if *scale.Spec.Replicas != 5 {
 		t.Fatalf("after PUT: %+v", scale.Spec)
