@@ -63,9 +63,12 @@ func (a *Agent) syncBuild(ctx context.Context, pod *api.Pod, st *podState, exist
 			return 0, nil
 		}
 		now := a.cfg.Now()
-		if exists {
+		if exists || pod.Status.Phase == api.PodRunning {
 			// The executor of this build went with a previous agent: a
-			// build cannot be resumed, and it is not run twice.
+			// build cannot be resumed, and it is not run twice. Its pod
+			// left in the runtime tells, and so does the Running status
+			// that agent reported (only this node's agent reports it),
+			// should the runtime have lost the pod meanwhile.
 			b = &buildRun{done: make(chan struct{}), started: now, ended: now, result: BuildResult{ExitCode: 1, Reason: "Error",
 				Message: `{"error":"build interrupted: the node agent restarted while it ran"}`}}
 			close(b.done)

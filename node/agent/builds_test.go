@@ -247,24 +247,42 @@ func TestBuildInterruptedByAgentRestart(t *testing.T) {
 	slow := gittest.New(t)
 	e := newBuildEnv(t, 43)
 	slow.Commit("main", "slow", map[string]string{"index.html": "x", ".s2i/bin/assemble": "#!/bin/sh\necho assembling\nsleep 600\n"})
-	created := e.create(t, e.buildPod("slow-1", slow.URI(), e.srv.RegistryHost()+"/"+project+"/slow:latest"))
-	testwait.Until(t, time.Minute, "assemble runs", func() error {
-		b, _ := os.ReadFile(e.agent.Runtime().LogPath(created.Metadata.UID, api.BuildContainerName))
-		if !strings.Contains(string(b), "assembling") {
-			return fmt.Errorf("log: %q", b)
-		}
-		return nil
-	})
+	// slow-1's containers are still there when the agent comes back;
+	// slow-2's are gone (a containerd that lost its state): the Running
+	// status the previous agent reported tells the same.
+	var uids []string
+	for _, name := range []string{"slow-1", "slow-2"} {
+		created := e.create(t, e.buildPod(name, slow.URI(), e.srv.RegistryHost()+"/"+project+"/slow:latest"))
+		uids = append(uids, created.Metadata.UID)
+		e.waitPod(t, name+"-build", time.Minute, "reported Running", func(p *api.Pod) error {
+			if p.Status.Phase != api.PodRunning {
+				return fmt.Errorf("phase %s", p.Status.Phase)
+			}
+			return nil
+		})
+		testwait.Until(t, time.Minute, name+" assembles", func() error {
+			b, _ := os.ReadFile(e.agent.Runtime().LogPath(created.Metadata.UID, api.BuildContainerName))
+			if !strings.Contains(string(b), "assembling") {
+				return fmt.Errorf("log: %q", b)
+			}
+			return nil
+		})
+	}
 	e.stop()
+	if err := e.agent.Runtime().DeletePod(e.nsCtx(), uids[1]); err != nil {
+		t.Fatal(err)
+	}
 	e.startAgent()
-	p := e.waitPod(t, "slow-1-build", time.Minute, "reported Failed", func(p *api.Pod) error {
-		if p.Status.Phase != api.PodFailed {
-			return fmt.Errorf("phase %s", p.Status.Phase)
+	for _, name := range []string{"slow-1", "slow-2"} {
+		p := e.waitPod(t, name+"-build", time.Minute, "reported Failed", func(p *api.Pod) error {
+			if p.Status.Phase != api.PodFailed {
+				return fmt.Errorf("phase %s", p.Status.Phase)
+			}
+			return nil
+		})
+		term := p.Status.ContainerStatuses[0].State.Terminated
+		if term == nil || term.ExitCode != 1 || !strings.Contains(term.Message, "interrupted") {
+			t.Errorf("%s: terminated = %+v", name, term)
 		}
-		return nil
-	})
-	term := p.Status.ContainerStatuses[0].State.Terminated
-	if term == nil || term.ExitCode != 1 || !strings.Contains(term.Message, "interrupted") {
-		t.Errorf("terminated = %+v", term)
 	}
 }
