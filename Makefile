@@ -35,6 +35,7 @@ build: web
 	@mkdir -p $(BIN)
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/slipway ./cmd/slipway
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/slip ./cmd/slip
+	CGO_ENABLED=0 $(GO) build -trimpath -o $(BIN)/slipway-container-log ./cmd/slipway-container-log
 	@$(MAKE) --no-print-directory images
 
 # The S2I builder images, built offline from busybox-static, the Go

@@ -26,6 +26,7 @@ import (
 	"github.com/slipway/slipway/internal/testwait"
 	"github.com/slipway/slipway/node/cninet"
 	"github.com/slipway/slipway/node/containerd"
+	"github.com/slipway/slipway/node/containerlog"
 	"github.com/slipway/slipway/node/podspec"
 	"github.com/slipway/slipway/node/runtime"
 	"github.com/slipway/slipway/node/sampleimage"
@@ -62,7 +63,10 @@ func builderArchives(t testing.TB) map[string]string {
 	return imagePaths
 }
 
+// TestMain lets the test binary serve as the containers' logging program,
+// as the slipway binary does.
 func TestMain(m *testing.M) {
+	containerlog.ServeIfInvoked()
 	code := m.Run()
 	if imagesDir != "" {
 		os.RemoveAll(imagesDir)
@@ -134,7 +138,8 @@ func newEnv(t testing.TB) *env {
 	if err != nil {
 		t.Fatalf("cninet.New: %v", err)
 	}
-	e.rtOpts = runtime.Options{Client: d.Client(), Namespace: e.ns, Dir: filepath.Join(e.dir, "runtime"), Network: network, Logger: logger}
+	e.rtOpts = runtime.Options{Client: d.Client(), Namespace: e.ns, Dir: filepath.Join(e.dir, "runtime"), Network: network,
+		LogBinary: testpeer.LogBinary(t), Logger: logger}
 	if e.rt, err = runtime.New(e.rtOpts); err != nil {
 		t.Fatal(err)
 	}

@@ -22,6 +22,7 @@ import (
 	"github.com/slipway/slipway/auth/bootstrap"
 	"github.com/slipway/slipway/auth/login"
 	"github.com/slipway/slipway/internal/version"
+	"github.com/slipway/slipway/node/containerlog"
 	"github.com/slipway/slipway/node/host"
 	"github.com/slipway/slipway/platform"
 	"github.com/slipway/slipway/server"
@@ -32,6 +33,18 @@ func main() {
 		fmt.Fprintln(os.Stderr, "slipway:", err)
 		os.Exit(1)
 	}
+}
+
+// containerLogBinary finds the containers' logging program (see package
+// containerlog). Without it (go run, say) the shim writes the logs itself,
+// and a container's last stderr lines can be lost: said once, at start.
+func containerLogBinary(log *slog.Logger) string {
+	path, err := containerlog.Find()
+	if err != nil {
+		log.Warn("container logs are written by containerd's shim, which can lose a container's last stderr lines", "err", err)
+		return ""
+	}
+	return path
 }
 
 type logFlags struct{ level, format string }
@@ -167,12 +180,13 @@ running it again resumes with the same data.`,
 					return err
 				}
 			}
+			logBinary := containerLogBinary(log)
 			ctx, stop := signalContext()
 			defer stop()
 			start := time.Now()
 			p, err := platform.Start(ctx, platform.Config{
 				DataDir: dataDir, DatabaseURL: dbURL, PostgresBinDir: pgBin, Server: scfg, Logger: log, NoNode: noNode, Router: rt,
-				Network: netCfg, Node: host.Config{BuilderImages: bimages},
+				Network: netCfg, Node: host.Config{BuilderImages: bimages, LogBinary: logBinary},
 			})
 			if err != nil {
 				return err
@@ -240,6 +254,7 @@ The token is a service-account token bound to the system:node role.`,
 			if err := checkEncapFlags(ovn.EncapIP, ovn.EncapInterface); err != nil {
 				return err
 			}
+			logBinary := containerLogBinary(log)
 			ctx, stop := signalContext()
 			defer stop()
 			metrics, err := serveMetrics(metricsListen, log)
@@ -248,7 +263,7 @@ The token is a service-account token bound to the system:node role.`,
 			}
 			hcfg := host.Config{Name: name, Dir: dataDir, Client: c, Listen: listen, Advertise: advertise,
 				PodSubnet: podSubnet, Bridge: bridge, RegistryHost: registryHost, BuilderImages: builderImages,
-				Registerer: metrics.Registry(), Logger: log}
+				LogBinary: logBinary, Registerer: metrics.Registry(), Logger: log}
 			if ovn.SouthboundRemote != "" {
 				hcfg.OVN = &ovn
 			}

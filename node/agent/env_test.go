@@ -25,6 +25,7 @@ import (
 	"github.com/slipway/slipway/node/agent"
 	"github.com/slipway/slipway/node/cninet"
 	"github.com/slipway/slipway/node/containerd"
+	"github.com/slipway/slipway/node/containerlog"
 	"github.com/slipway/slipway/node/imagepull"
 	"github.com/slipway/slipway/node/runtime"
 	"github.com/slipway/slipway/node/sampleimage"
@@ -32,7 +33,12 @@ import (
 	"github.com/slipway/slipway/server/store/storetest"
 )
 
-func TestMain(m *testing.M) { storetest.Main(m) }
+// TestMain lets the test binary serve as the containers' logging program,
+// as the slipway binary does.
+func TestMain(m *testing.M) {
+	containerlog.ServeIfInvoked()
+	storetest.Main(m)
+}
 
 const (
 	testImage     = "localhost/slipway-test/busybox:v1"
@@ -212,7 +218,7 @@ func (e *env) config() agent.Config {
 		return agent.Config{
 			NodeName: e.nodeName, Client: e.node,
 			Runtime: runtime.Options{Client: e.daemon.Client(), Namespace: e.ns, Dir: filepath.Join(e.dir, "runtime"),
-				Network: e.net, Logger: e.logger},
+				Network: e.net, LogBinary: testpeer.LogBinary(e.t), Logger: e.logger},
 			ContainerdVersion: e.daemon.Versions().Containerd, RuncVersion: e.daemon.Versions().Runc,
 			DaemonEndpoint: "https://127.0.0.1:10250", Logger: e.logger,
 		}
@@ -220,7 +226,7 @@ func (e *env) config() agent.Config {
 	return agent.Config{
 		NodeName: e.nodeName, Client: e.node,
 		Runtime: runtime.Options{Client: e.daemon.Client(), Namespace: e.ns, Dir: filepath.Join(e.dir, "runtime"),
-			Network: e.net, Logger: e.logger},
+			Network: e.net, LogBinary: testpeer.LogBinary(e.t), Logger: e.logger},
 		ContainerdVersion: e.daemon.Versions().Containerd, RuncVersion: e.daemon.Versions().Runc,
 		Labels: map[string]string{"test": "yes"}, Taints: []api.Taint{{Key: "slipway.io/test", Effect: "PreferNoSchedule"}},
 		Images:            e.imagePuller(),

@@ -80,6 +80,9 @@ type Config struct {
 	// OVN, when set, attaches pods to the OVN network (a chassis under
 	// Dir/ovn) instead of the bridge; PodSubnet and Bridge are then unused.
 	OVN *OVNConfig
+	// LogBinary is the program containerd's shim runs to write each
+	// container's log (runtime.Options.LogBinary): slipway-container-log.
+	LogBinary string
 	// Agent tunes the agent (intervals, back-off); Name, Client, Runtime,
 	// versions and DaemonEndpoint are filled in.
 	Agent      agent.Config
@@ -172,7 +175,7 @@ func Start(ctx context.Context, cfg Config) (_ *Node, err error) {
 	acfg := cfg.Agent
 	acfg.NodeName, acfg.Client = cfg.Name, cfg.Client
 	acfg.Runtime = runtime.Options{Client: n.containerd.Client(), Namespace: n.containerd.Namespace(),
-		Dir: filepath.Join(cfg.Dir, "pods"), Network: network, Logger: cfg.Logger}
+		Dir: filepath.Join(cfg.Dir, "pods"), Network: network, LogBinary: cfg.LogBinary, Logger: cfg.Logger}
 	acfg.ContainerdVersion, acfg.RuncVersion = versions.Containerd, versions.Runc
 	acfg.DaemonEndpoint = "https://" + advertise
 	acfg.Registerer, acfg.Logger = cfg.Registerer, cfg.Logger

@@ -22,13 +22,19 @@ import (
 	"github.com/slipway/slipway/internal/testpeer"
 	"github.com/slipway/slipway/node/agent"
 	"github.com/slipway/slipway/node/agent/execstream"
+	"github.com/slipway/slipway/node/containerlog"
 	"github.com/slipway/slipway/node/host"
 	"github.com/slipway/slipway/node/sampleimage"
 	"github.com/slipway/slipway/server"
 	"github.com/slipway/slipway/server/store/storetest"
 )
 
-func TestMain(m *testing.M) { storetest.Main(m) }
+// TestMain lets the test binary serve as the containers' logging program,
+// as the slipway binary does.
+func TestMain(m *testing.M) {
+	containerlog.ServeIfInvoked()
+	storetest.Main(m)
+}
 
 const adminPassword = "host-test-admin-password"
 
@@ -82,7 +88,7 @@ func TestNodeLogsAndExecThroughTheAPI(t *testing.T) {
 	testpeer.ReclaimLinks(t, "slwh")
 	ns := fmt.Sprintf("slipway-host-test-%d", os.Getpid())
 	n, err := host.Start(ctx, host.Config{Name: "hosttest", Dir: filepath.Join(dir, "node"), Client: nodeClient,
-		PodSubnet: "10.252.7.0/24", Bridge: bridge, Namespace: ns, Logger: quiet})
+		PodSubnet: "10.252.7.0/24", Bridge: bridge, Namespace: ns, LogBinary: testpeer.LogBinary(t), Logger: quiet})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -303,7 +309,7 @@ func TestPodsSurviveTheAPIServer(t *testing.T) {
 	testpeer.ReclaimLinks(t, "slws")
 	ns := fmt.Sprintf("slipway-survivor-%d", os.Getpid())
 	n, err := host.Start(ctx, host.Config{Name: "survivor", Dir: filepath.Join(dir, "node"), Client: nodeClient,
-		PodSubnet: "10.252.8.0/24", Bridge: bridge, Namespace: ns, Logger: quiet,
+		PodSubnet: "10.252.8.0/24", Bridge: bridge, Namespace: ns, LogBinary: testpeer.LogBinary(t), Logger: quiet,
 		Agent: agent.Config{RetryMax: time.Second}})
 	if err != nil {
 		t.Fatal(err)

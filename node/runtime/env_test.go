@@ -21,12 +21,20 @@ import (
 	"github.com/slipway/slipway/internal/testwait"
 	"github.com/slipway/slipway/node/cninet"
 	"github.com/slipway/slipway/node/containerd"
+	"github.com/slipway/slipway/node/containerlog"
 	"github.com/slipway/slipway/node/netns"
 	"github.com/slipway/slipway/node/runtime"
 	"github.com/slipway/slipway/node/sampleimage"
 )
 
 const testImage = "localhost/slipway-test/busybox:v1"
+
+// TestMain lets the test binary serve as the containers' logging program,
+// as the slipway binary does.
+func TestMain(m *testing.M) {
+	containerlog.ServeIfInvoked()
+	os.Exit(m.Run())
+}
 
 // env is one private containerd, CNI bridge and Runtime for a test.
 type env struct {
@@ -69,6 +77,14 @@ func newEnv(t testing.TB, subnetIndex int) *env {
 	e.startDaemon()
 	t.Cleanup(func() {
 		if e.daemon != nil {
+			// A test that failed half-way leaves pods: without their
+			// deletion, shims would outlive containerd.
+			if e.rt != nil {
+				pods, _ := e.rt.ListPods(context.Background())
+				for _, p := range pods {
+					_ = e.rt.DeletePod(context.Background(), p.UID)
+				}
+			}
 			e.daemon.Stop(context.Background())
 		}
 		exec.Command("ip", "link", "del", e.bridge).Run()
@@ -114,7 +130,7 @@ func (e *env) startDaemon() {
 func (e *env) newRuntime() *runtime.Runtime {
 	e.t.Helper()
 	rt, err := runtime.New(runtime.Options{
-		Client: e.daemon.Client(), Namespace: e.ns, Dir: e.rtDir, Network: e.net, Logger: e.logger,
+		Client: e.daemon.Client(), Namespace: e.ns, Dir: e.rtDir, Network: e.net, Logger: e.logger, LogBinary: testpeer.LogBinary(e.t),
 	})
 	if err != nil {
 		e.t.Fatalf("runtime.New: %v", err)

@@ -27,7 +27,9 @@ import (
 	"github.com/containerd/containerd/v2/pkg/cio"
 	"github.com/containerd/containerd/v2/pkg/namespaces"
 	"github.com/containerd/errdefs"
+	"golang.org/x/sys/unix"
 
+	"github.com/slipway/slipway/node/containerlog"
 	"github.com/slipway/slipway/node/netns"
 	"github.com/slipway/slipway/node/podspec"
 )
@@ -88,6 +90,13 @@ type Options struct {
 	DefaultUID, DefaultGID uint32
 	// KillTimeout bounds the wait for a task to exit after SIGKILL; default 10 s.
 	KillTimeout time.Duration
+	// LogBinary is the absolute path of the program containerd's shim
+	// starts beside each container to append its stdout and stderr to the
+	// log file: slipway-container-log, or any that runs containerlog.Main
+	// when containerlog.Invoked. "" has the shim write the file itself,
+	// which with containerd 1.6 can lose the stderr a container writes just
+	// before it exits (see package containerlog).
+	LogBinary string
 	// Logger gets one line per pod change; default slog.Default().
 	Logger *slog.Logger
 }
@@ -111,6 +120,13 @@ func New(opts Options) (*Runtime, error) {
 		return nil, fmt.Errorf("runtime: %w: Options.Dir is required", ErrInvalid)
 	case opts.Network == nil:
 		return nil, fmt.Errorf("runtime: %w: Options.Network is required", ErrInvalid)
+	case opts.LogBinary != "" && !filepath.IsAbs(opts.LogBinary):
+		return nil, fmt.Errorf("runtime: %w: Options.LogBinary %q is not an absolute path", ErrInvalid, opts.LogBinary)
+	}
+	if opts.LogBinary != "" {
+		if err := unix.Access(opts.LogBinary, unix.X_OK); err != nil {
+			return nil, fmt.Errorf("runtime: %w: Options.LogBinary %q: %w", ErrInvalid, opts.LogBinary, err)
+		}
 	}
 	if opts.DefaultUID == 0 {
 		opts.DefaultUID = 65534
@@ -310,9 +326,17 @@ func (r *Runtime) startContainer(ctx context.Context, pod podspec.Pod, c podspec
 			return err
 		}
 	}
-	// The shim writes the log file itself, so logging goes on while the
-	// agent is down.
-	task, err := ctr.NewTask(ctx, cio.LogFile(logPath))
+	// The shim (or the logging program it starts) writes the log file, so
+	// logging goes on while the agent is down.
+	logTo := cio.LogFile(logPath)
+	if r.opts.LogBinary != "" {
+		uri, err := containerlog.URI(r.opts.LogBinary, logPath)
+		if err != nil {
+			return err
+		}
+		logTo = cio.LogURI(uri)
+	}
+	task, err := ctr.NewTask(ctx, logTo)
 	if err != nil {
 		return fmt.Errorf("create task %s: %w", id, err)
 	}

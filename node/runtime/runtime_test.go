@@ -99,6 +99,32 @@ func TestPods(t *testing.T) {
 			},
 		},
 		{
+			name: "stderr written as the container exits reaches the log",
+			pod: podspec.Pod{Containers: []podspec.Container{{
+				Name: "crash", Image: testImage,
+				Command: []string{"sh", "-c", `echo starting; exec 1>&-; sleep 0.2; for i in 1 2 3 4 5 6 7 8; do echo "error $i" >&2; done; exit 2`},
+			}}},
+			check: func(t *testing.T, e *env, ps runtime.PodStatus) {
+				e.waitExited(t, ps.UID, "crash", 10*time.Second)
+				// stdout ends first, as it does when a process exits and its
+				// stdout's copy finishes before stderr's: containerd 1.6's
+				// shim then lost the rest of stderr. Every line is wanted,
+				// stderr's in order; stdout's line may come before or after
+				// them (two pipes, as with any runtime).
+				want := ""
+				for i := 1; i <= 8; i++ {
+					want += fmt.Sprintf("error %d\n", i)
+				}
+				testwait.Until(t, 10*time.Second, "the whole log", func() error {
+					log := e.readLog(t, ps.UID, "crash")
+					if rest := strings.Replace(log, "starting\n", "", 1); rest != want {
+						return fmt.Errorf("log = %q", log)
+					}
+					return nil
+				})
+			},
+		},
+		{
 			name: "args replace the image cmd",
 			pod: podspec.Pod{Containers: []podspec.Container{{
 				Name: "echo", Image: testImage,

@@ -44,7 +44,7 @@ func binary(t *testing.T, name string) string {
 		if buildErr != nil {
 			return
 		}
-		for _, cmd := range []string{"slipway", "slip"} {
+		for _, cmd := range []string{"slipway", "slip", "slipway-container-log"} {
 			out, err := exec.Command("go", "build", "-o", filepath.Join(binDir, cmd), "github.com/slipway/slipway/cmd/"+cmd).CombinedOutput()
 			if err != nil {
 				buildErr = fmt.Errorf("go build %s: %v: %s", cmd, err, out)
