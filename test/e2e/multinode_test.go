@@ -704,9 +704,10 @@ func killLeftovers(t *testing.T, dir string) {
 		_ = syscall.Kill(pid, syscall.SIGKILL)
 	}
 	defer func() {
-		for dir := range cgroups {
-			_ = os.Remove(dir) // an empty cgroup's directory; busy ones stay
+		for cg := range cgroups {
+			_ = os.Remove(cg) // an empty cgroup's directory; busy ones stay
 		}
+		unmountUnder(dir) // the machine's mounts end with it too
 	}()
 	// Wait for them to be gone (reaped by their parents or init).
 	deadline := time.Now().Add(10 * time.Second)
@@ -720,6 +721,25 @@ func killLeftovers(t *testing.T, dir string) {
 			}
 			time.Sleep(20 * time.Millisecond)
 		}
+	}
+}
+
+// unmountUnder detaches every mount below dir (the pods' network
+// namespaces and root filesystems), deepest first.
+func unmountUnder(dir string) {
+	b, err := os.ReadFile("/proc/self/mounts")
+	if err != nil {
+		return
+	}
+	var points []string
+	for _, line := range strings.Split(string(b), "\n") {
+		if f := strings.Fields(line); len(f) > 1 && strings.HasPrefix(f[1], dir+"/") {
+			points = append(points, f[1])
+		}
+	}
+	slices.SortFunc(points, func(a, b string) int { return len(b) - len(a) })
+	for _, p := range points {
+		_ = syscall.Unmount(p, syscall.MNT_DETACH)
 	}
 }
 
