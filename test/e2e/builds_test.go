@@ -10,6 +10,7 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -123,6 +124,11 @@ func TestUpBuildsFromGit(t *testing.T) {
 		t.Errorf("first build status %+v", first.Status)
 	}
 	served("version one", 2*time.Minute)
+	// The app's containers log through slipway-container-log, found
+	// beside slipway (make build puts them together; so does this test).
+	if n := containerLoggers(t, up.data); n == 0 {
+		t.Errorf("no slipway-container-log process writes into %s", up.data)
+	}
 	var d api.Deployment
 	if err := c.Get(ctx, lookup(api.DeploymentsResource), "shop", "site", &d); err != nil {
 		t.Fatal(err)
@@ -304,4 +310,26 @@ func tail(s string, n int) string {
 		return "…" + s[len(s)-n:]
 	}
 	return s
+}
+
+// containerLoggers counts the slipway-container-log processes writing a
+// log below dir.
+func containerLoggers(t *testing.T, dir string) int {
+	t.Helper()
+	procs, err := os.ReadDir("/proc")
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, e := range procs {
+		cmdline, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
+		if err != nil {
+			continue
+		}
+		args := strings.Split(string(cmdline), "\x00")
+		if len(args) >= 3 && filepath.Base(args[0]) == "slipway-container-log" && strings.HasPrefix(args[2], dir+"/") {
+			n++
+		}
+	}
+	return n
 }
