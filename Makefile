@@ -93,6 +93,7 @@ bench: deps
 	$(GO) test -run '^$$' -bench 'BenchmarkSchedule' -benchtime 2x -timeout 10m ./server/scheduler/
 	$(GO) test -run '^$$' -bench . -benchtime 20x -timeout 10m ./router/...
 	$(GO) test -run '^$$' -bench 'PodStartToServing' -benchtime 1x -timeout 10m ./node/runtime/
+	$(GO) test -run '^$$' -bench 'ContainerLog' -benchtime 3x -timeout 10m ./node/runtime/
 	$(GO) test -run '^$$' -bench 'NorthboundProgramming' -benchtime 3x -timeout 10m ./sdn/controller/
 	$(GO) test -run '^$$' -bench . -benchtime 20x -timeout 10m ./sdn/node/
 	$(GO) test -run '^$$' -bench 'BenchmarkInstantiate|BenchmarkWebhook' -benchtime 200x -timeout 10m ./server/controllers/builds/
