@@ -62,7 +62,21 @@ type NodeSystemInfo struct {
 	OSImage                 string `json:"osImage,omitempty"`
 	Architecture            string `json:"architecture,omitempty"`
 	AgentVersion            string `json:"agentVersion,omitempty"`
+	// PodNetwork is the network the node attaches its pods to:
+	// PodNetworkBridge or PodNetworkOVN.
+	PodNetwork string `json:"podNetwork,omitempty"`
 }
+
+// The pod networks a node reports in status.nodeInfo.podNetwork.
+const (
+	PodNetworkBridge = "bridge"
+	// PodNetworkOVN has no host ports: the scheduler places no pod that
+	// asks for one on such a node.
+	PodNetworkOVN = "ovn"
+)
+
+// HostPorts tells whether the node's pod network publishes host ports.
+func (i NodeSystemInfo) HostPorts() bool { return i.PodNetwork != PodNetworkOVN }
 
 // DaemonEndpoint is where the node agent serves logs and exec for the API
 // server (HTTPS, authenticated with the agent's service-account token).

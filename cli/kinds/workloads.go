@@ -17,6 +17,7 @@ func init() {
 	extras[api.NodesResource] = Kind{ShortNames: []string{"no"},
 		Columns: []Column{{"STATUS", nodeStatus}, text("VERSION", "status", "nodeInfo", "agentVersion")},
 		Wide: []Column{{"INTERNAL-IP", nodeIP}, text("CONTAINER-RUNTIME", "status", "nodeInfo", "containerRuntimeVersion"),
+			text("NETWORK", "status", "nodeInfo", "podNetwork"),
 			{"CPU", func(o *Object, _ time.Time) string { return o.String("status", "allocatable", "cpu") }},
 			{"MEMORY", func(o *Object, _ time.Time) string { return o.String("status", "allocatable", "memory") }}}}
 }

@@ -54,6 +54,9 @@ type Config struct {
 	// DaemonEndpoint is the URL where Handler is served, reported in
 	// status.daemonEndpoint for the API server's proxy.
 	DaemonEndpoint string
+	// PodNetwork is reported in status.nodeInfo.podNetwork
+	// (api.PodNetworkBridge or api.PodNetworkOVN).
+	PodNetwork string
 	// MaxPods is the pods capacity; default 110.
 	MaxPods int
 	// HeartbeatInterval is how often the Lease is renewed (its duration is

@@ -158,6 +158,7 @@ func (a *Agent) measureNode(ctx context.Context, prev api.NodeStatus) api.NodeSt
 			OSImage:                 osImage(),
 			Architecture:            goruntime.GOARCH,
 			AgentVersion:            version.String(),
+			PodNetwork:              a.cfg.PodNetwork,
 		},
 	}
 	if a.cfg.DaemonEndpoint != "" {

@@ -177,6 +177,10 @@ func Start(ctx context.Context, cfg Config) (_ *Node, err error) {
 	acfg.Runtime = runtime.Options{Client: n.containerd.Client(), Namespace: n.containerd.Namespace(),
 		Dir: filepath.Join(cfg.Dir, "pods"), Network: network, LogBinary: cfg.LogBinary, Logger: cfg.Logger}
 	acfg.ContainerdVersion, acfg.RuncVersion = versions.Containerd, versions.Runc
+	acfg.PodNetwork = api.PodNetworkBridge
+	if cfg.OVN != nil {
+		acfg.PodNetwork = api.PodNetworkOVN
+	}
 	acfg.DaemonEndpoint = "https://" + advertise
 	acfg.Registerer, acfg.Logger = cfg.Registerer, cfg.Logger
 	if acfg.Images, err = puller(cfg, n.containerd, tlsConfig.ClientCAs); err != nil {

@@ -223,6 +223,9 @@ func TestNodeLogsAndExecThroughTheAPI(t *testing.T) {
 	if err := admin.Get(ctx, mustLookup(cat, "nodes"), "", "hosttest", &node); err != nil || node.Status.Endpoint == nil {
 		t.Fatalf("node endpoint: %+v, %v", node.Status, err)
 	}
+	if node.Status.NodeInfo.PodNetwork != api.PodNetworkBridge {
+		t.Errorf("status.nodeInfo.podNetwork = %q, want %q", node.Status.NodeInfo.PodNetwork, api.PodNetworkBridge)
+	}
 	direct := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}} //nolint:gosec // probing the endpoint
 	if resp, err := direct.Get(node.Status.Endpoint.URL + "/containerLogs/shop/talker/app"); err == nil {
 		resp.Body.Close()

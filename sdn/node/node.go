@@ -97,7 +97,9 @@ func (n *Network) waitAddress(ctx context.Context, uid string) (netconf.PodNetwo
 
 // Attach wires the namespace at netnsPath to br-int as the pod's logical
 // switch port and returns the pod's address. Host ports are not supported
-// on the OVN network: they are ignored with a warning.
+// on the OVN network: the scheduler places no pod that asks for one here
+// (the node reports status.nodeInfo.podNetwork "ovn"); on a pod bound by
+// hand they are ignored with a warning.
 func (n *Network) Attach(ctx context.Context, uid, netnsPath string, ports []podspec.ContainerPort) (netip.Addr, error) {
 	for _, p := range ports {
 		if p.HostPort != 0 {

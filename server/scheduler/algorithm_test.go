@@ -64,6 +64,12 @@ func TestFilters(t *testing.T) {
 			pod: testPod("p", "", "", withHostPort(8080)), code: Unschedulable, reasons: []string{ReasonPorts}},
 		{name: "other host port free", node: testNode("n", "2", "4Gi"), bound: []*api.Pod{testPod("a", "", "", onNode("n"), withHostPort(8080))},
 			pod: testPod("p", "", "", withHostPort(8081)), code: Success},
+		{name: "host port on an OVN node", node: testNode("n", "2", "4Gi", onPodNetwork(api.PodNetworkOVN)),
+			pod: testPod("p", "", "", withHostPort(8080)), code: UnschedulableAndUnresolvable, reasons: []string{ReasonNoHostPorts}},
+		{name: "no host port on an OVN node", node: testNode("n", "2", "4Gi", onPodNetwork(api.PodNetworkOVN)),
+			pod: testPod("p", "", ""), code: Success},
+		{name: "host port on a bridge node", node: testNode("n", "2", "4Gi", onPodNetwork(api.PodNetworkBridge)),
+			pod: testPod("p", "", "", withHostPort(8080)), code: Success},
 	}
 	a := NewAlgorithm(Options{})
 	for _, tc := range cases {

@@ -13,6 +13,7 @@ const (
 	ReasonUnschedulable = "node(s) were unschedulable"
 	ReasonSelector      = "node(s) didn't match the pod's node selector"
 	ReasonPorts         = "node(s) didn't have free ports for the requested pod ports"
+	ReasonNoHostPorts   = "node(s) had a pod network without host ports (OVN)"
 	ReasonCPU           = "insufficient cpu"
 	ReasonMemory        = "insufficient memory"
 	ReasonPods          = "too many pods"
@@ -24,6 +25,7 @@ var (
 	statusUnschedulable = newStatus(UnschedulableAndUnresolvable, "NodeReady", ReasonUnschedulable)
 	statusSelector      = newStatus(UnschedulableAndUnresolvable, "NodeSelector", ReasonSelector)
 	statusPorts         = newStatus(Unschedulable, "NodePorts", ReasonPorts)
+	statusNoHostPorts   = newStatus(UnschedulableAndUnresolvable, "NodePorts", ReasonNoHostPorts)
 	statusResources     = map[[3]bool]*Status{}
 )
 
@@ -130,12 +132,16 @@ func Tolerates(tolerations []api.Toleration, t api.Taint) bool {
 	return false
 }
 
-// NodePorts admits nodes where none of the pod's host ports is taken.
+// NodePorts admits nodes where none of the pod's host ports is taken, and
+// whose pod network publishes host ports at all.
 type NodePorts struct{}
 
 func (NodePorts) Name() string { return "NodePorts" }
 
 func (NodePorts) Filter(_ context.Context, _ *CycleState, p *PodInfo, n *NodeInfo) *Status {
+	if len(p.HostPorts) > 0 && n.NoHostPorts {
+		return statusNoHostPorts
+	}
 	for _, hp := range p.HostPorts {
 		if n.PortInUse(hp) {
 			return statusPorts

@@ -28,6 +28,10 @@ func withTaint(key, value, effect string) func(*api.Node) {
 	}
 }
 
+func onPodNetwork(network string) func(*api.Node) {
+	return func(n *api.Node) { n.Status.NodeInfo.PodNetwork = network }
+}
+
 func withLabel(k, v string) func(*api.Node) { return func(n *api.Node) { n.Metadata.Labels[k] = v } }
 
 func withMaxPods(n int) func(*api.Node) {

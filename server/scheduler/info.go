@@ -179,7 +179,9 @@ type NodeInfo struct {
 	Zone          string
 	Ready         bool
 	Unschedulable bool
-	Allocatable   Resources
+	// NoHostPorts is a node whose pod network has no host ports (OVN).
+	NoHostPorts bool
+	Allocatable Resources
 	// Requested sums the requests of Pods.
 	Requested Resources
 	// scoreRequested sums their scoring requests.
@@ -198,7 +200,8 @@ type NodeInfo struct {
 // NewNodeInfo precomputes a node's scheduling data.
 func NewNodeInfo(node *api.Node) *NodeInfo {
 	ni := &NodeInfo{Node: node, Name: node.Metadata.Name, Zone: node.Metadata.Labels[ZoneLabel],
-		Unschedulable: node.Spec.Unschedulable, usedPorts: map[hostPort]int{}, owners: map[string]int{}}
+		Unschedulable: node.Spec.Unschedulable, NoHostPorts: !node.Status.NodeInfo.HostPorts(),
+		usedPorts: map[hostPort]int{}, owners: map[string]int{}}
 	for _, c := range node.Status.Conditions {
 		if c.Type == api.NodeReady {
 			ni.Ready = c.Status == "True"

@@ -208,7 +208,7 @@ export interface Node extends ApiObject {
     allocatable?: ResourceList;
     conditions?: Condition[];
     addresses?: { type: string; address: string }[];
-    nodeInfo?: { kernelVersion?: string; osImage?: string; architecture?: string; agentVersion?: string; containerRuntimeVersion?: string };
+    nodeInfo?: { kernelVersion?: string; osImage?: string; architecture?: string; agentVersion?: string; containerRuntimeVersion?: string; podNetwork?: string };
   };
 }
 
