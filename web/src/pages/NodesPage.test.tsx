@@ -13,6 +13,7 @@ function node(name: string, o: { ready?: boolean; cordoned?: boolean; pressure?:
     status: {
       capacity: { cpu: '4', memory: '8Gi', pods: '110' },
       allocatable: { cpu: '3800m', memory: '7Gi', pods: '110' },
+      nodeInfo: { osImage: 'Debian GNU/Linux 12 (bookworm)', architecture: 'amd64', podNetwork: 'ovn' },
       conditions: [
         { type: 'Ready', status: o.ready === false ? 'False' : 'True' },
         { type: 'MemoryPressure', status: o.pressure ? 'True' : 'False' },
@@ -38,6 +39,7 @@ describe('NodesPage', () => {
     expect(n1.getByText('Ready')).toBeTruthy();
     expect(n1.getByText('3800m / 4')).toBeTruthy();
     expect(n1.getByText('7Gi / 8Gi')).toBeTruthy();
+    expect(n1.getByText('Debian GNU/Linux 12 (bookworm), amd64, ovn network')).toBeTruthy();
     const n2 = within(table.querySelector<HTMLElement>('tr[data-node="n2"]')!);
     expect(n2.getByText('NotReady')).toBeTruthy();
     expect(n2.getByText('Cordoned')).toBeTruthy();

@@ -133,7 +133,13 @@ export function NodesPage() {
                     {alloc.pods ?? '—'} / {cap.pods ?? '—'}
                   </td>
                   <td className="table__secondary-cell">
-                    {[node.status?.nodeInfo?.osImage, node.status?.nodeInfo?.architecture].filter(Boolean).join(', ') || '—'}
+                    {[
+                      node.status?.nodeInfo?.osImage,
+                      node.status?.nodeInfo?.architecture,
+                      node.status?.nodeInfo?.podNetwork && `${node.status.nodeInfo.podNetwork} network`,
+                    ]
+                      .filter(Boolean)
+                      .join(', ') || '—'}
                   </td>
                   <td className="table__actions">
                     {failure?.node === name && (
