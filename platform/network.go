@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"sync"
@@ -25,7 +27,9 @@ type NetworkConfig struct {
 	// ClusterCIDR is the pod network (default 10.128.0.0/14, a /24 per node).
 	ClusterCIDR string
 	// NorthboundListen and SouthboundListen also serve the OVN databases
-	// over TCP ("0.0.0.0:6642"), for nodes on other machines.
+	// over SSL ("0.0.0.0:6642"), for nodes on other machines: a serving
+	// certificate from the cluster CA, and clients must present one the CA
+	// signed (a node gets its own from the API at start).
 	NorthboundListen, SouthboundListen string
 	// EncapIP is this machine's tunnel address (default 127.0.0.1), with
 	// its prefix length when EncapInterface is set.
@@ -61,8 +65,15 @@ func (p *Platform) startSDN(ctx context.Context, dataDir string, cfg NetworkConf
 	dir := filepath.Join(dataDir, "ovn", "central")
 	startCtx, cancel := context.WithTimeout(ctx, 60*time.Second)
 	defer cancel()
-	central, err := ovnstack.StartCentral(startCtx, ovnstack.CentralConfig{Dir: dir, NorthboundTCP: cfg.NorthboundListen,
-		SouthboundTCP: cfg.SouthboundListen, Logger: log})
+	ccfg := ovnstack.CentralConfig{Dir: dir, NorthboundTCP: cfg.NorthboundListen, SouthboundTCP: cfg.SouthboundListen, Logger: log}
+	if cfg.NorthboundListen != "" || cfg.SouthboundListen != "" {
+		tlsFiles, err := p.ovnServingTLS(filepath.Join(dataDir, "ovn", "tls"), cfg.NorthboundListen, cfg.SouthboundListen)
+		if err != nil {
+			return nil, err
+		}
+		ccfg.TLS = tlsFiles
+	}
+	central, err := ovnstack.StartCentral(startCtx, ccfg)
 	if err != nil {
 		return nil, fmt.Errorf("start the OVN central (NB/SB ovsdb-server and ovn-northd; logs in %s; is the ovn-central package installed?): %w", dir, err)
 	}
@@ -99,4 +110,42 @@ func (s *sdn) stop(ctx context.Context) error {
 		s.nb.Close()
 	}
 	return s.central.Stop(ctx)
+}
+
+// ovnServingTLS issues the OVN databases' serving certificate from the
+// cluster CA for the listeners' addresses (or, for a wildcard, the host's
+// name: OVS checks no names, only the chain) and writes it under dir.
+func (p *Platform) ovnServingTLS(dir string, listens ...string) (*ovnstack.TLSFiles, error) {
+	var hosts []string
+	for _, l := range listens {
+		host, _, err := net.SplitHostPort(l)
+		if err != nil && l != "" {
+			return nil, fmt.Errorf("OVN database listener %q: %w", l, err)
+		}
+		if ip := net.ParseIP(host); host != "" && (ip == nil || !ip.IsUnspecified()) {
+			hosts = append(hosts, host)
+		}
+	}
+	if len(hosts) == 0 {
+		name, err := os.Hostname()
+		if err != nil {
+			return nil, fmt.Errorf("OVN serving certificate: %w", err)
+		}
+		hosts = append(hosts, name)
+	}
+	cert, key, err := p.api.Authority().IssueServing(hosts, time.Now())
+	if err != nil {
+		return nil, fmt.Errorf("OVN serving certificate: %w", err)
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("OVN serving certificate: %w", err)
+	}
+	files := &ovnstack.TLSFiles{PrivateKey: filepath.Join(dir, "server.key"), Certificate: filepath.Join(dir, "server.crt"),
+		CACert: p.api.CAFile()}
+	for path, data := range map[string][]byte{files.PrivateKey: key, files.Certificate: cert} {
+		if err := os.WriteFile(path, data, 0o600); err != nil {
+			return nil, fmt.Errorf("OVN serving certificate: %w", err)
+		}
+	}
+	return files, nil
 }

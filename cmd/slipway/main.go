@@ -211,8 +211,8 @@ running it again resumes with the same data.`,
 	cmd.Flags().StringVar(&network, "network", "auto",
 		"pod network: auto (ovn when OVN/Open vSwitch are installed, else bridge), ovn (OVN: project isolation, network policies, service VIPs, egress), or bridge (a Linux bridge per node, no isolation)")
 	cmd.Flags().StringVar(&netCfg.ClusterCIDR, "cluster-cidr", "", "OVN pod network, a /24 per node (default 10.128.0.0/14)")
-	cmd.Flags().StringVar(&netCfg.NorthboundListen, "ovn-nb-listen", "", "also serve the OVN Northbound database over TCP on this address")
-	cmd.Flags().StringVar(&netCfg.SouthboundListen, "ovn-sb-listen", "", "also serve the OVN Southbound database over TCP on this address (for slipway node --ovn-sb)")
+	cmd.Flags().StringVar(&netCfg.NorthboundListen, "ovn-nb-listen", "", "also serve the OVN Northbound database over SSL on this address (cluster CA certificates on both sides)")
+	cmd.Flags().StringVar(&netCfg.SouthboundListen, "ovn-sb-listen", "", "also serve the OVN Southbound database over SSL on this address, for slipway node --ovn-sb ssl:HOST:PORT (cluster CA certificates on both sides)")
 	cmd.Flags().StringVar(&netCfg.EncapIP, "ovn-encap-ip", "", "this machine's Geneve tunnel address (default 127.0.0.1); ADDR/LEN with --ovn-encap-interface")
 	cmd.Flags().StringVar(&netCfg.EncapInterface, "ovn-encap-interface", "",
 		"dedicated uplink for the Geneve tunnels: each start puts --ovn-encap-ip on the OVS bridge slw-phy owning it")
@@ -290,7 +290,7 @@ The token is a service-account token bound to the system:node role.`,
 	f.StringVar(&registryHost, "registry-host", "", "host[:port] of Slipway's image registry as image references name it (default: the server's host and port)")
 	f.StringVar(&builderImages, "builder-images", defaultBuilderImages(), "directory of S2I builder image archives imported into containerd (make images)")
 	f.StringVar(&metricsListen, "metrics-listen", "127.0.0.1:10249", "address of the node's Prometheus /metrics (plain HTTP)")
-	f.StringVar(&ovn.SouthboundRemote, "ovn-sb", "", "join the OVN network: the central's Southbound database (tcp:HOST:6642); empty uses the bridge")
+	f.StringVar(&ovn.SouthboundRemote, "ovn-sb", "", "join the OVN network: the central's Southbound database (ssl:HOST:6642; the node gets its certificate from the API); empty uses the bridge")
 	f.StringVar(&ovn.EncapIP, "ovn-encap-ip", "", "this node's Geneve tunnel address; ADDR/LEN with --ovn-encap-interface")
 	f.StringVar(&ovn.EncapInterface, "ovn-encap-interface", "",
 		"dedicated uplink for the Geneve tunnels: each start puts --ovn-encap-ip on the OVS bridge slw-phy owning it")

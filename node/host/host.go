@@ -147,7 +147,7 @@ func Start(ctx context.Context, cfg Config) (_ *Node, err error) {
 			}
 			return n.agent.Pod(uid)
 		}
-		if n.ovn, err = startOVN(ctx, *cfg.OVN, cfg.Name, ovnDir(cfg.Dir), lookup, log); err != nil {
+		if n.ovn, err = startOVN(ctx, *cfg.OVN, cfg.Client, cfg.Name, ovnDir(cfg.Dir), lookup, log); err != nil {
 			return nil, err
 		}
 		network = n.ovn.network
@@ -280,6 +280,30 @@ func puller(cfg Config, d *containerd.Daemon, ca *x509.CertPool) (*imagepull.Pul
 		Token: cfg.Client.Token, RootCAs: ca, Registerer: cfg.Registerer, Logger: cfg.Logger})
 }
 
+// signedKey is a key with the certificate the cluster CA signed for it,
+// and the CA's certificate, all PEM.
+type signedKey struct{ key, cert, ca []byte }
+
+// nodeCertificate makes a key and has the API server's CA sign a
+// certificate for it: usage "serving" (the agent's endpoint) or "client"
+// (the OVN chassis).
+func nodeCertificate(ctx context.Context, c *client.Client, node, usage string, names, ips []string) (signedKey, error) {
+	csr, key, err := pki.NewCertificateRequest(names, ips)
+	if err != nil {
+		return signedKey{}, err
+	}
+	body, _ := json.Marshal(map[string]string{"csr": string(csr), "usage": usage})
+	var signed struct{ Certificate, CA string }
+	if err := c.Do(ctx, http.MethodPost, "/api/v1/nodes/"+node+"/certificate", "application/json", body, &signed); err != nil {
+		return signedKey{}, err
+	}
+	keyDER, err := x509.MarshalECPrivateKey(key)
+	if err != nil {
+		return signedKey{}, err
+	}
+	return signedKey{key: pemBlock("EC PRIVATE KEY", keyDER), cert: []byte(signed.Certificate), ca: []byte(signed.CA)}, nil
+}
+
 // endpointTLS gets the endpoint a certificate from the cluster CA and
 // accepts only the API server's client certificate.
 func endpointTLS(ctx context.Context, c *client.Client, node, advertise string) (*tls.Config, error) {
@@ -293,25 +317,16 @@ func endpointTLS(ctx context.Context, c *client.Client, node, advertise string) 
 	} else {
 		names = append(names, host)
 	}
-	csr, key, err := pki.NewCertificateRequest(names, ips)
+	signed, err := nodeCertificate(ctx, c, node, "serving", names, ips)
 	if err != nil {
-		return nil, err
-	}
-	body, _ := json.Marshal(map[string]string{"csr": string(csr)})
-	var signed struct{ Certificate, CA string }
-	if err := c.Do(ctx, http.MethodPost, "/api/v1/nodes/"+node+"/certificate", "application/json", body, &signed); err != nil {
 		return nil, fmt.Errorf("get the node endpoint's certificate: %w", err)
 	}
-	keyDER, err := x509.MarshalECPrivateKey(key)
-	if err != nil {
-		return nil, err
-	}
-	cert, err := tls.X509KeyPair([]byte(signed.Certificate), pemBlock("EC PRIVATE KEY", keyDER))
+	cert, err := tls.X509KeyPair(signed.cert, signed.key)
 	if err != nil {
 		return nil, fmt.Errorf("node endpoint certificate: %w", err)
 	}
 	pool := x509.NewCertPool()
-	if !pool.AppendCertsFromPEM([]byte(signed.CA)) {
+	if !pool.AppendCertsFromPEM(signed.ca) {
 		return nil, errors.New("the API server sent no CA certificate")
 	}
 	return &tls.Config{

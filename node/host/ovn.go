@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"log/slog"
 	"net/netip"
+	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/slipway/slipway/api"
@@ -20,7 +22,9 @@ import (
 // OVNConfig attaches the node's pods to the OVN network.
 type OVNConfig struct {
 	// SouthboundRemote is the OVN Southbound database ("unix:/…/sb.sock" on
-	// the central's machine, "tcp:HOST:6642" from another). Required.
+	// the central's machine, "ssl:HOST:6642" from another: the node then
+	// presents a client certificate the cluster CA signs at each start;
+	// plain "tcp:HOST:6642" is accepted too). Required.
 	SouthboundRemote string
 	// EncapIP is this node's Geneve tunnel address (default 127.0.0.1,
 	// enough for a single node), with its prefix length ("10.251.1.2/30")
@@ -48,7 +52,7 @@ type ovnNode struct {
 // startOVN starts the chassis (ovsdb-server, ovs-vswitchd, ovn-controller
 // under dir), adopting the daemons a killed earlier run left running, and
 // returns the pod network; lookup reads the agent's pods.
-func startOVN(ctx context.Context, cfg OVNConfig, name, dir string, lookup func(string) (*api.Pod, bool), log *slog.Logger) (*ovnNode, error) {
+func startOVN(ctx context.Context, cfg OVNConfig, c *client.Client, name, dir string, lookup func(string) (*api.Pod, bool), log *slog.Logger) (*ovnNode, error) {
 	if cfg.SouthboundRemote == "" {
 		return nil, errors.New("OVN network: the Southbound database address is required")
 	}
@@ -61,8 +65,14 @@ func startOVN(ctx context.Context, cfg OVNConfig, name, dir string, lookup func(
 	}
 	startCtx, cancel := context.WithTimeout(ctx, 60*time.Second)
 	defer cancel()
+	var sbTLS *ovnstack.TLSFiles
+	if strings.HasPrefix(cfg.SouthboundRemote, "ssl:") {
+		if sbTLS, err = ovnClientTLS(startCtx, c, name, filepath.Join(dir, "tls")); err != nil {
+			return nil, err
+		}
+	}
 	start := time.Now()
-	ch, err := ovnstack.StartChassis(startCtx, ovnstack.ChassisConfig{Dir: dir, SystemID: name, SouthboundRemote: cfg.SouthboundRemote,
+	ch, err := ovnstack.StartChassis(startCtx, ovnstack.ChassisConfig{Dir: dir, SystemID: name, SouthboundRemote: cfg.SouthboundRemote, TLS: sbTLS,
 		EncapIP: cfg.EncapIP, EncapInterface: cfg.EncapInterface, DatapathType: cfg.DatapathType, Logger: log})
 	if err != nil {
 		return nil, fmt.Errorf("start the OVN chassis (ovsdb-server, ovs-vswitchd, ovn-controller; logs in %s): %w", dir, err)
@@ -153,3 +163,24 @@ func (o *ovnNode) stop(ctx context.Context) error {
 }
 
 func ovnDir(nodeDir string) string { return filepath.Join(nodeDir, "ovn") }
+
+// ovnClientTLS has the cluster CA sign a client certificate for the node's
+// chassis and writes it, its key and the CA certificate under dir, for
+// ovn-controller and the chassis' own client to the Southbound database.
+func ovnClientTLS(ctx context.Context, c *client.Client, node, dir string) (*ovnstack.TLSFiles, error) {
+	signed, err := nodeCertificate(ctx, c, node, "client", []string{node}, nil)
+	if err != nil {
+		return nil, fmt.Errorf("get the OVN chassis' client certificate: %w", err)
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("OVN chassis certificate: %w", err)
+	}
+	files := &ovnstack.TLSFiles{PrivateKey: filepath.Join(dir, "chassis.key"), Certificate: filepath.Join(dir, "chassis.crt"),
+		CACert: filepath.Join(dir, "ca.crt")}
+	for path, data := range map[string][]byte{files.PrivateKey: signed.key, files.Certificate: signed.cert, files.CACert: signed.ca} {
+		if err := os.WriteFile(path, data, 0o600); err != nil {
+			return nil, fmt.Errorf("OVN chassis certificate: %w", err)
+		}
+	}
+	return files, nil
+}

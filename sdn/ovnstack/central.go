@@ -26,6 +26,9 @@ type CentralConfig struct {
 	// NorthboundTCP and SouthboundTCP, when set ("127.0.0.1:6642"), also
 	// serve the databases over TCP, for chassis on other machines.
 	NorthboundTCP, SouthboundTCP string
+	// TLS, when set, serves them over SSL instead: a client must present a
+	// certificate the CA signed.
+	TLS *TLSFiles
 	// NetNS runs the daemons in this network namespace.
 	NetNS string
 	// Logger receives lifecycle events; nil discards them.
@@ -57,12 +60,12 @@ func StartCentral(ctx context.Context, cfg CentralConfig) (*Central, error) {
 	env := ovnEnv(cfg.Dir)
 	var err error
 	c.nb, err = StartDatabase(ctx, DatabaseConfig{Dir: cfg.Dir, Name: "nb", Schema: NorthboundSchema,
-		ListenTCP: cfg.NorthboundTCP, NetNS: cfg.NetNS, Env: env, Logger: c.log, OnExit: c.failures.report})
+		ListenTCP: cfg.NorthboundTCP, TLS: cfg.TLS, NetNS: cfg.NetNS, Env: env, Logger: c.log, OnExit: c.failures.report})
 	if err != nil {
 		return nil, fmt.Errorf("start central: %w", err)
 	}
 	c.sb, err = StartDatabase(ctx, DatabaseConfig{Dir: cfg.Dir, Name: "sb", Schema: SouthboundSchema,
-		ListenTCP: cfg.SouthboundTCP, NetNS: cfg.NetNS, Env: env, Logger: c.log, OnExit: c.failures.report})
+		ListenTCP: cfg.SouthboundTCP, TLS: cfg.TLS, NetNS: cfg.NetNS, Env: env, Logger: c.log, OnExit: c.failures.report})
 	if err != nil {
 		return nil, c.abort(ctx, fmt.Errorf("start central: %w", err))
 	}
@@ -133,10 +136,12 @@ func (c *Central) NorthboundEndpoint() string { return c.nb.Endpoint() }
 // SouthboundEndpoint is the SB database's unix socket endpoint.
 func (c *Central) SouthboundEndpoint() string { return c.sb.Endpoint() }
 
-// NorthboundTCPEndpoint is "tcp:HOST:PORT" when NorthboundTCP is set.
+// NorthboundTCPEndpoint is "tcp:HOST:PORT" ("ssl:…" with TLS) when
+// NorthboundTCP is set.
 func (c *Central) NorthboundTCPEndpoint() string { return c.nb.TCPEndpoint() }
 
-// SouthboundTCPEndpoint is "tcp:HOST:PORT" when SouthboundTCP is set.
+// SouthboundTCPEndpoint is "tcp:HOST:PORT" ("ssl:…" with TLS) when
+// SouthboundTCP is set.
 func (c *Central) SouthboundTCPEndpoint() string { return c.sb.TCPEndpoint() }
 
 // Errors delivers a daemon's unexpected exit (buffered; never blocks the

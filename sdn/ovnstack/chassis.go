@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
@@ -27,8 +28,11 @@ type ChassisConfig struct {
 	// SystemID names the chassis in the Southbound database.
 	SystemID string
 	// SouthboundRemote is the SB endpoint ovn-controller connects to
-	// ("unix:…" on the same machine, "tcp:HOST:6642" from another).
+	// ("unix:…" on the same machine, "ssl:HOST:6642" — or "tcp:…" — from
+	// another).
 	SouthboundRemote string
+	// TLS is the chassis' key, certificate and CA for an "ssl:" remote.
+	TLS *TLSFiles
 	// EncapIP is this chassis' tunnel endpoint address (default 127.0.0.1,
 	// enough for a single node), optionally with its prefix length
 	// ("10.251.1.2/30"); OVN is given the address alone.
@@ -91,6 +95,9 @@ func StartChassis(ctx context.Context, cfg ChassisConfig) (*Chassis, error) {
 	}
 	if cfg.SystemID == "" || cfg.SouthboundRemote == "" {
 		return nil, fmt.Errorf("start chassis: SystemID and SouthboundRemote are required")
+	}
+	if strings.HasPrefix(cfg.SouthboundRemote, "ssl:") && cfg.TLS == nil {
+		return nil, fmt.Errorf("start chassis: the Southbound remote %s needs TLS files", cfg.SouthboundRemote)
 	}
 	_, encapPrefix, err := parseEncapIP(cfg.EncapIP)
 	if err != nil {
@@ -163,6 +170,9 @@ func (ch *Chassis) startController(ctx context.Context, adopt bool) (*daemon, er
 	// ovn-controller 23.03 has no --unixctl: its control socket is
 	// $OVN_RUNDIR/ovn-controller.<pid>.ctl, inside Dir through ovnEnv.
 	args := append([]string{ch.db.Endpoint()}, daemonFileArgs(ch.cfg.Dir, "ovn-controller", false)...)
+	if ch.cfg.TLS != nil {
+		args = append(args, ch.cfg.TLS.args()...)
+	}
 	healthy := func(ctx context.Context, pid int) error {
 		return unixctlAnswers(ctx, controllerCtl(ch.cfg.Dir, pid))
 	}
@@ -239,7 +249,14 @@ func (ch *Chassis) configure(ctx context.Context) error {
 // waitRegistered waits until the Southbound database has a Chassis row
 // named SystemID, using server-side waits of up to 500 ms.
 func (ch *Chassis) waitRegistered(ctx context.Context) error {
-	client, err := ovsdb.Dial(ctx, ch.cfg.SouthboundRemote, ovsdb.Options{})
+	opts := ovsdb.Options{}
+	if ch.cfg.TLS != nil {
+		var err error
+		if opts.TLS, err = ch.cfg.TLS.ClientConfig(); err != nil {
+			return fmt.Errorf("wait for registration: %w", err)
+		}
+	}
+	client, err := ovsdb.Dial(ctx, ch.cfg.SouthboundRemote, opts)
 	if err != nil {
 		return fmt.Errorf("wait for registration: %w", err)
 	}

@@ -32,8 +32,11 @@ type DatabaseConfig struct {
 	// start; an existing <Name>.db is reused.
 	Schema string
 	// ListenTCP, when set ("127.0.0.1:6641"), also serves the database over
-	// TCP for remote clients.
+	// TCP for remote clients: plain, or SSL when TLS is set.
 	ListenTCP string
+	// TLS, when set, makes the TCP listener SSL: clients must present a
+	// certificate the CA signed.
+	TLS *TLSFiles
 	// NetNS runs the server inside this network namespace.
 	NetNS string
 	// Env is added to the daemon's environment.
@@ -71,7 +74,12 @@ func StartDatabase(ctx context.Context, cfg DatabaseConfig) (*Database, error) {
 		if !ok {
 			return nil, fmt.Errorf("database %s: listen address %q: want HOST:PORT", cfg.Name, cfg.ListenTCP)
 		}
-		args = append(args, "--remote=ptcp:"+port+":"+host)
+		if cfg.TLS != nil {
+			args = append(args, "--remote=pssl:"+port+":"+host)
+			args = append(args, cfg.TLS.args()...)
+		} else {
+			args = append(args, "--remote=ptcp:"+port+":"+host)
+		}
 	}
 	args = append(args, daemonFileArgs(cfg.Dir, cfg.Name, true)...)
 	spec := daemonSpec{name: cfg.Name, dir: cfg.Dir, netns: cfg.NetNS, bin: "ovsdb-server", args: args, env: cfg.Env,
@@ -147,10 +155,14 @@ func (db *Database) Endpoint() string {
 	return "unix:" + filepath.Join(db.cfg.Dir, db.cfg.Name+".sock")
 }
 
-// TCPEndpoint is "tcp:HOST:PORT" when ListenTCP was set, else "".
+// TCPEndpoint is "tcp:HOST:PORT" (or "ssl:HOST:PORT" with TLS) when
+// ListenTCP was set, else "".
 func (db *Database) TCPEndpoint() string {
-	if db.cfg.ListenTCP == "" {
+	switch {
+	case db.cfg.ListenTCP == "":
 		return ""
+	case db.cfg.TLS != nil:
+		return "ssl:" + db.cfg.ListenTCP
 	}
 	return "tcp:" + db.cfg.ListenTCP
 }

@@ -8,6 +8,7 @@ package ovsdb
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"fmt"
 	"log/slog"
@@ -32,6 +33,9 @@ type Options struct {
 	// MinBackoff and MaxBackoff bound the wait between reconnection
 	// attempts, doubling from min to max (defaults 50 ms and 2 s).
 	MinBackoff, MaxBackoff time.Duration
+	// TLS configures "ssl:" endpoints (client certificate and the CA that
+	// signed the server's); required for them.
+	TLS *tls.Config
 }
 
 // Client is a connection to one OVSDB server that survives the server's
@@ -57,14 +61,15 @@ type Client struct {
 	reconnects atomic.Int64
 }
 
-// Dial connects to endpoint ("unix:/path/db.sock" or "tcp:127.0.0.1:6641").
+// Dial connects to endpoint ("unix:/path/db.sock", "tcp:127.0.0.1:6641" or
+// "ssl:10.0.0.1:6642" with Options.TLS).
 // The first connection must succeed within ctx; later losses are repaired
 // in the background until Close.
 func Dial(ctx context.Context, endpoint string, opts Options) (*Client, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
-	if opts.InactivityProbe == 0 && strings.HasPrefix(endpoint, "tcp:") {
+	if opts.InactivityProbe == 0 && (strings.HasPrefix(endpoint, "tcp:") || strings.HasPrefix(endpoint, "ssl:")) {
 		opts.InactivityProbe = 5 * time.Second
 	}
 	if opts.MinBackoff <= 0 {
@@ -92,7 +97,7 @@ func Dial(ctx context.Context, endpoint string, opts Options) (*Client, error) {
 }
 
 func (c *Client) connect(ctx context.Context) (*rpcConn, error) {
-	nc, err := dialEndpoint(ctx, c.endpoint)
+	nc, err := dialEndpoint(ctx, c.endpoint, c.opts.TLS)
 	if err != nil {
 		return nil, err
 	}

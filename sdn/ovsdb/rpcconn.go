@@ -2,6 +2,7 @@ package ovsdb
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -90,15 +91,21 @@ type rpcConn struct {
 	echoesAnswered atomic.Int64
 }
 
-func dialEndpoint(ctx context.Context, endpoint string) (net.Conn, error) {
+func dialEndpoint(ctx context.Context, endpoint string, tlsConfig *tls.Config) (net.Conn, error) {
 	var d net.Dialer
 	switch {
 	case strings.HasPrefix(endpoint, "unix:"):
 		return d.DialContext(ctx, "unix", strings.TrimPrefix(endpoint, "unix:"))
 	case strings.HasPrefix(endpoint, "tcp:"):
 		return d.DialContext(ctx, "tcp", strings.TrimPrefix(endpoint, "tcp:"))
+	case strings.HasPrefix(endpoint, "ssl:"):
+		if tlsConfig == nil {
+			return nil, fmt.Errorf("endpoint %q: an ssl: endpoint needs a TLS configuration", endpoint)
+		}
+		td := tls.Dialer{NetDialer: &d, Config: tlsConfig}
+		return td.DialContext(ctx, "tcp", strings.TrimPrefix(endpoint, "ssl:"))
 	default:
-		return nil, fmt.Errorf("endpoint %q: want unix:PATH or tcp:HOST:PORT", endpoint)
+		return nil, fmt.Errorf("endpoint %q: want unix:PATH, tcp:HOST:PORT or ssl:HOST:PORT", endpoint)
 	}
 }
 

@@ -20,6 +20,9 @@ import (
 // nodeCertificateRequest is the body of POST /api/v1/nodes/{name}/certificate.
 type nodeCertificateRequest struct {
 	CSR string `json:"csr"`
+	// Usage is "serving" (default: the agent's endpoint) or "client" (the
+	// node's OVN chassis, towards the Southbound database).
+	Usage string `json:"usage,omitempty"`
 }
 
 // nodeCertificate answers it: the signed certificate and the CA to trust.
@@ -30,14 +33,23 @@ type nodeCertificate struct {
 
 // signNodeCertificate signs a node agent's serving certificate with the
 // cluster CA, so the API server can verify the agent it proxies logs and
-// exec to.
+// exec to; or the node's client certificate for the OVN databases.
 func (h *Handler) signNodeCertificate(w http.ResponseWriter, r *http.Request, node string) {
 	var req nodeCertificateRequest
 	if err := h.readJSON(w, r, &req); err != nil {
 		h.writeError(w, r, err)
 		return
 	}
-	cert, err := h.cfg.Authority.SignNodeServing([]byte(req.CSR), node, time.Now())
+	var cert []byte
+	var err error
+	switch req.Usage {
+	case "", "serving":
+		cert, err = h.cfg.Authority.SignNodeServing([]byte(req.CSR), node, time.Now())
+	case "client":
+		cert, err = h.cfg.Authority.SignNodeClient([]byte(req.CSR), node, time.Now())
+	default:
+		err = errdefs.Invalidf("usage", "must be serving or client, not %q", req.Usage)
+	}
 	if err != nil {
 		h.writeError(w, r, err)
 		return

@@ -50,6 +50,17 @@ const nodeCertLifetime = 90 * 24 * time.Hour
 // its endpoints: the subject and names come from the request, usage is
 // restricted to serving.
 func (a *Authority) SignNodeServing(csrPEM []byte, node string, now time.Time) ([]byte, error) {
+	return a.signNode(csrPEM, node, x509.ExtKeyUsageServerAuth, now)
+}
+
+// SignNodeClient signs a node's certificate request for a client
+// certificate, usage restricted to that: the node's OVN chassis presents it
+// to the Southbound database.
+func (a *Authority) SignNodeClient(csrPEM []byte, node string, now time.Time) ([]byte, error) {
+	return a.signNode(csrPEM, node, x509.ExtKeyUsageClientAuth, now)
+}
+
+func (a *Authority) signNode(csrPEM []byte, node string, usage x509.ExtKeyUsage, now time.Time) ([]byte, error) {
 	block, _ := pem.Decode(csrPEM)
 	if block == nil || block.Type != "CERTIFICATE REQUEST" {
 		return nil, errdefs.BadRequestf("csr", "must be a PEM CERTIFICATE REQUEST")
@@ -76,7 +87,7 @@ func (a *Authority) SignNodeServing(csrPEM []byte, node string, now time.Time) (
 		NotBefore:    now.Add(-time.Hour),
 		NotAfter:     now.Add(nodeCertLifetime),
 		KeyUsage:     x509.KeyUsageDigitalSignature,
-		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+		ExtKeyUsage:  []x509.ExtKeyUsage{usage},
 	}
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, a.cert, csr.PublicKey, a.key)
 	if err != nil {

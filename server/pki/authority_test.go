@@ -42,6 +42,22 @@ func TestNodeServingAndClientCertificates(t *testing.T) {
 	if _, err := cert.Verify(x509.VerifyOptions{Roots: ca.Pool(), KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}}); err == nil {
 		t.Fatal("a node serving certificate verifies as a client certificate")
 	}
+	// The node's OVN client certificate: a client, never a server.
+	clientPEM, err := ca.SignNodeClient(csr, "node-1", now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	block, _ = pem.Decode(clientPEM)
+	nodeClient, err := x509.ParseCertificate(block.Bytes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := nodeClient.Verify(x509.VerifyOptions{Roots: ca.Pool(), KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}}); err != nil {
+		t.Fatalf("node client certificate: %v", err)
+	}
+	if _, err := nodeClient.Verify(x509.VerifyOptions{DNSName: "10.0.0.5", Roots: ca.Pool()}); err == nil {
+		t.Fatal("a node client certificate verifies as a serving certificate")
+	}
 	client, err := ca.ClientCertificate(APIServerClientCN, now)
 	if err != nil {
 		t.Fatal(err)

@@ -110,7 +110,7 @@ func TestSecondNodeJoinsAndFailsOver(t *testing.T) {
 	node2 := startNetNSDaemon(t, mnNetNS2, node2Dir, "node", "--server", up.url, "--certificate-authority", up.ca,
 		"--token-file", tokenFile, "--name", mnSecondNode, "--data-dir", node2Dir,
 		"--listen", mnCtl2IP+":10250", "--metrics-listen", "127.0.0.1:0",
-		"--ovn-sb", "tcp:"+mnCtl1IP+":"+mnSBPort, "--ovn-encap-ip", mnEncap2, "--ovn-encap-interface", mnUnder2,
+		"--ovn-sb", "ssl:"+mnCtl1IP+":"+mnSBPort, "--ovn-encap-ip", mnEncap2, "--ovn-encap-interface", mnUnder2,
 		"--cluster-cidr", mnClusterCIDR)
 	eventuallyWithin(t, 90*time.Second, "the second node Ready", func() error {
 		node2.alive()

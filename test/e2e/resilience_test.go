@@ -72,7 +72,7 @@ func processRestartsUnderLoad(t *testing.T, ovn bool) {
 	if ovn {
 		sb := "127.0.0.1:" + strconv.Itoa(freeLoopbackPort(t))
 		serverArgs = append([]string{"up", "--no-node", "--no-router", "--network", "ovn", "--ovn-sb-listen", sb}, serverArgs[1:]...)
-		nodeNetwork = []string{"--ovn-sb", "tcp:" + sb}
+		nodeNetwork = []string{"--ovn-sb", "ssl:" + sb}
 	}
 	server := startDaemon(t, "slipway "+serverArgs[0], []string{"SLIPWAY_BOOTSTRAP_PASSWORD=" + adminPassword}, serverArgs...)
 	admin := waitForAPI(t, url, ca)
