@@ -94,6 +94,10 @@ global
 {{- end}}
     stats socket {{.RuntimeSocket}} mode 600 level admin expose-fd listeners
     stats timeout 2m
+    # A new worker takes its listeners from the old one (expose-fd), so
+    # SO_REUSEPORT is not needed; with it a second HAProxy binding the same
+    # port would silently share its connections instead of failing.
+    noreuseport
     hard-stop-after {{.HardStopAfter}}
     # Each server with health checks counts a descriptor towards the limit
     # HAProxy asks for: with thousands of routes that can exceed what the
