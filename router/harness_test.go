@@ -37,15 +37,7 @@ type harness struct {
 	runtime    haproxy.Runtime // the current worker's admin socket
 }
 
-func freePort(t testing.TB) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
+func freePort(t testing.TB) int { return testpeer.FreePort(t) }
 
 // startHarness starts a router on loopback ports; adjust changes its options
 // before the start.

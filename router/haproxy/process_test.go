@@ -19,15 +19,7 @@ import (
 	"github.com/slipway/slipway/internal/testpeer"
 )
 
-func freePort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
+func freePort(t *testing.T) int { return testpeer.FreePort(t) }
 
 // config answers every request with body, or proxies to backend be/srv.
 func config(dir string, port int, body string) string {

@@ -24,7 +24,7 @@ import (
 	"time"
 
 	"github.com/slipway/slipway/api"
-	"github.com/slipway/slipway/internal/childproc"
+	"github.com/slipway/slipway/internal/testpeer"
 )
 
 // `slipway up` runs a router: a route created through the API is served at
@@ -266,11 +266,4 @@ func selfSignedPEM(t *testing.T, host string) []byte {
 		pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: keyDER})...)
 }
 
-func freeLoopbackPort(t *testing.T) int {
-	t.Helper()
-	port, err := childproc.FreeLoopbackPort()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return port
-}
+func freeLoopbackPort(t *testing.T) int { return testpeer.FreePort(t) }
