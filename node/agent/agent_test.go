@@ -141,14 +141,7 @@ func (e *env) testServes(t *testing.T) {
 	t.Parallel()
 	created := e.create(t, e.pod("web", nil))
 	p := e.waitPod(t, "web", 30*time.Second, "ready", ready)
-	// Without a readiness probe, ready means started: httpd may take a
-	// moment to listen.
-	testwait.Until(t, 5*time.Second, "GET pod", func() error {
-		if body, err := get(podURL(p)); err != nil || body != sampleimage.IndexHTML {
-			return fmt.Errorf("%q %v", body, err)
-		}
-		return nil
-	})
+	waitServes(t, p, sampleimage.IndexHTML)
 	if p.Status.HostIP == "" || p.Status.StartTime == nil || len(p.Status.ContainerStatuses) != 1 {
 		t.Fatalf("status %s", statusJSON(p))
 	}

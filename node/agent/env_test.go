@@ -390,6 +390,18 @@ func get(url string) (string, error) {
 	return string(b), nil
 }
 
+// waitServes waits until the pod answers with page. Without a readiness
+// probe, ready means started: httpd may take a moment to listen.
+func waitServes(t *testing.T, p *api.Pod, page string) {
+	t.Helper()
+	testwait.Until(t, 5*time.Second, "GET "+p.Metadata.Name, func() error {
+		if body, err := get(podURL(p)); err != nil || body != page {
+			return fmt.Errorf("%q %v, want %q", body, err, page)
+		}
+		return nil
+	})
+}
+
 func podURL(p *api.Pod) string {
 	return fmt.Sprintf("http://%s:%d/", p.Status.PodIP, sampleimage.DefaultPort)
 }

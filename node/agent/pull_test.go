@@ -44,9 +44,7 @@ func (e *env) testRegistryPull(t *testing.T) {
 	}
 	e.create(t, e.pod("pulled", func(p *api.Pod) { p.Spec.Containers[0].Image = ref }))
 	p := e.waitPod(t, "pulled", 60*time.Second, "ready", ready)
-	if body, err := get(podURL(p)); err != nil || body != page {
-		t.Fatalf("GET pod of the pulled image: %q %v", body, err)
-	}
+	waitServes(t, p, page)
 	if cs := p.Status.ContainerStatuses[0]; cs.Image != ref {
 		t.Fatalf("container image %q, want %q", cs.Image, ref)
 	}
@@ -67,9 +65,7 @@ func (e *env) testRegistryPull(t *testing.T) {
 	for _, tc := range []struct{ name, policy, page string }{{"pulled-cached", "IfNotPresent", page}, {"pulled-always", "Always", page2}} {
 		e.create(t, e.pod(tc.name, func(p *api.Pod) { p.Spec.Containers[0].Image, p.Spec.Containers[0].ImagePullPolicy = ref, tc.policy }))
 		p := e.waitPod(t, tc.name, 60*time.Second, "ready", ready)
-		if body, err := get(podURL(p)); err != nil || body != tc.page {
-			t.Fatalf("%s: GET pod: %q %v, want %q", tc.policy, body, err, tc.page)
-		}
+		waitServes(t, p, tc.page)
 		e.deleteAndWaitGone(t, tc.name)
 	}
 

@@ -251,10 +251,17 @@ func TestAdoptAfterOwnerKilled(t *testing.T) {
 	owner = startOwner(t, dir, nodeNS)
 	// The chassis row survives in the SB database, so "ready" may come
 	// before every daemon has written its pid file.
+	// The files of the stopped run are still there: wait until each names
+	// a daemon of this one.
 	testwait.Until(t, 10*time.Second, "every pid file written", func() error {
 		for _, f := range []string{"ovs-vswitchd", "ovn-controller"} {
-			if _, err := os.Stat(filepath.Join(dir, "chassis", f+".pid")); err != nil {
+			b, err := os.ReadFile(filepath.Join(dir, "chassis", f+".pid"))
+			if err != nil {
 				return err
+			}
+			cmdline, err := os.ReadFile(filepath.Join("/proc", strings.TrimSpace(string(b)), "cmdline"))
+			if err != nil || !strings.Contains(string(cmdline), dir) {
+				return fmt.Errorf("%s.pid names no running %s", f, f)
 			}
 		}
 		return nil
@@ -263,6 +270,12 @@ func TestAdoptAfterOwnerKilled(t *testing.T) {
 	killOwner(t, owner)
 	for _, pid := range stale {
 		_ = syscall.Kill(pid, syscall.SIGKILL)
+	}
+	// And any daemon the owner replaced after its pid file was read.
+	for _, p := range processesUnder(dir) {
+		if pid, err := strconv.Atoi(p[:strings.IndexByte(p, ':')]); err == nil {
+			_ = syscall.Kill(pid, syscall.SIGKILL)
+		}
 	}
 	testwait.Until(t, 10*time.Second, "the killed daemons gone", func() error {
 		if left := processesUnder(dir); len(left) > 0 {
