@@ -10,7 +10,7 @@
 // reads; each stream's copy ends on its own end of file, and the file is
 // closed after both.
 //
-// The shim passes the URI's query as arguments (Command, then the log
+// The shim passes the URI's query as arguments (Name, then the log
 // path), the stdout pipe as descriptor 3, the stderr pipe as 4, and waits
 // for descriptor 5 to close before it starts the container. It sends
 // SIGTERM when the container's task is deleted, after closing its ends of
@@ -32,9 +32,10 @@ import (
 	"time"
 )
 
-// Command is the first argument the shim passes: a program that serves as
-// the logging binary recognises its invocation by it (see Invoked).
-const Command = "slipway-container-log"
+// Name is the logging program's name (cmd/slipway-container-log, installed
+// beside slipway) and the first argument the shim passes it, by which a
+// test binary serving as the program recognises its invocation (Invoked).
+const Name = "slipway-container-log"
 
 // DrainTimeout bounds the copy after SIGTERM: a container's child that
 // keeps its stdout open would otherwise keep this program alive.
@@ -46,13 +47,13 @@ func URI(binary, path string) (*url.URL, error) {
 	if !filepath.IsAbs(binary) || !filepath.IsAbs(path) {
 		return nil, fmt.Errorf("containerlog: the logging binary %q and the log file %q must be absolute paths", binary, path)
 	}
-	return &url.URL{Scheme: "binary", Path: binary, RawQuery: url.Values{Command: {path}}.Encode()}, nil
+	return &url.URL{Scheme: "binary", Path: binary, RawQuery: url.Values{Name: {path}}.Encode()}, nil
 }
 
 // Invoked tells whether a program's arguments (os.Args) are the shim's
 // invocation of it as the logging binary.
 func Invoked(args []string) bool {
-	return len(args) == 3 && args[1] == Command
+	return len(args) == 3 && args[1] == Name
 }
 
 // ServeIfInvoked runs Main and exits when this process is the shim's
@@ -73,10 +74,6 @@ func Self() (string, error) {
 	return filepath.EvalSymlinks(self)
 }
 
-// BinaryName is the logging program's name: cmd/slipway-container-log,
-// installed beside slipway.
-const BinaryName = "slipway-container-log"
-
 // Find returns the logging program beside the running one, else the one
 // on PATH.
 func Find() (string, error) {
@@ -84,13 +81,13 @@ func Find() (string, error) {
 	if err != nil {
 		return "", err
 	}
-	beside := filepath.Join(filepath.Dir(self), BinaryName)
+	beside := filepath.Join(filepath.Dir(self), Name)
 	if _, err := os.Stat(beside); err == nil {
 		return beside, nil
 	}
-	onPath, err := exec.LookPath(BinaryName)
+	onPath, err := exec.LookPath(Name)
 	if err != nil {
-		return "", fmt.Errorf("containerlog: %s is neither beside %s nor on PATH (make build puts it in bin/)", BinaryName, self)
+		return "", fmt.Errorf("containerlog: %s is neither beside %s nor on PATH (make build puts it in bin/)", Name, self)
 	}
 	return filepath.Abs(onPath)
 }
@@ -99,7 +96,7 @@ func Find() (string, error) {
 // and returns the process's exit code.
 func Main(args []string) int {
 	if !Invoked(args) {
-		fmt.Fprintf(os.Stderr, "usage: %s %s LOGFILE (run by containerd's shim)\n", filepath.Base(args[0]), Command)
+		fmt.Fprintf(os.Stderr, "usage: %s %s LOGFILE (run by containerd's shim)\n", filepath.Base(args[0]), Name)
 		return 2
 	}
 	stdout, stderr, ready := os.NewFile(3, "stdout"), os.NewFile(4, "stderr"), os.NewFile(5, "ready")
@@ -118,7 +115,7 @@ func Main(args []string) int {
 		}
 	}
 	if err != nil {
-		fmt.Fprintf(os.Stderr, "%s: %v\n", Command, err)
+		fmt.Fprintf(os.Stderr, "%s: %v\n", Name, err)
 		return 1
 	}
 	return 0

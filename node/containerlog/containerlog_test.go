@@ -63,13 +63,13 @@ func TestURIAndInvocation(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if u.Scheme != "binary" || u.Path != "/usr/bin/slipway" || u.Query().Get(containerlog.Command) != "/var/lib/slipway/pods/logs/u 1/app.log" {
+	if u.Scheme != "binary" || u.Path != "/usr/bin/slipway" || u.Query().Get(containerlog.Name) != "/var/lib/slipway/pods/logs/u 1/app.log" {
 		t.Errorf("URI %s", u)
 	}
 	if _, err := containerlog.URI("slipway", "/x.log"); err == nil {
 		t.Error("a relative binary path was accepted")
 	}
-	if !containerlog.Invoked([]string{"/usr/bin/slipway", containerlog.Command, "/x.log"}) ||
+	if !containerlog.Invoked([]string{"/usr/bin/slipway", containerlog.Name, "/x.log"}) ||
 		containerlog.Invoked([]string{"/usr/bin/slipway", "up"}) {
 		t.Error("Invoked")
 	}
