@@ -137,15 +137,5 @@ func (p *Platform) ovnServingTLS(dir string, listens ...string) (*ovnstack.TLSFi
 	if err != nil {
 		return nil, fmt.Errorf("OVN serving certificate: %w", err)
 	}
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return nil, fmt.Errorf("OVN serving certificate: %w", err)
-	}
-	files := &ovnstack.TLSFiles{PrivateKey: filepath.Join(dir, "server.key"), Certificate: filepath.Join(dir, "server.crt"),
-		CACert: p.api.CAFile()}
-	for path, data := range map[string][]byte{files.PrivateKey: key, files.Certificate: cert} {
-		if err := os.WriteFile(path, data, 0o600); err != nil {
-			return nil, fmt.Errorf("OVN serving certificate: %w", err)
-		}
-	}
-	return files, nil
+	return ovnstack.WriteTLSFiles(dir, key, cert, p.api.Authority().CACertPEM())
 }

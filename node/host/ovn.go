@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net/netip"
-	"os"
 	"path/filepath"
 	"strings"
 	"time"
@@ -172,15 +171,5 @@ func ovnClientTLS(ctx context.Context, c *client.Client, node, dir string) (*ovn
 	if err != nil {
 		return nil, fmt.Errorf("get the OVN chassis' client certificate: %w", err)
 	}
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return nil, fmt.Errorf("OVN chassis certificate: %w", err)
-	}
-	files := &ovnstack.TLSFiles{PrivateKey: filepath.Join(dir, "chassis.key"), Certificate: filepath.Join(dir, "chassis.crt"),
-		CACert: filepath.Join(dir, "ca.crt")}
-	for path, data := range map[string][]byte{files.PrivateKey: signed.key, files.Certificate: signed.cert, files.CACert: signed.ca} {
-		if err := os.WriteFile(path, data, 0o600); err != nil {
-			return nil, fmt.Errorf("OVN chassis certificate: %w", err)
-		}
-	}
-	return files, nil
+	return ovnstack.WriteTLSFiles(dir, signed.key, signed.cert, signed.ca)
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 )
 
 // TLSFiles are the PEM files an OVSDB connection over SSL is made with: the
@@ -13,6 +14,21 @@ import (
 // its peer's must chain to. OVS verifies the chain, not the names.
 type TLSFiles struct {
 	PrivateKey, Certificate, CACert string
+}
+
+// WriteTLSFiles writes a key, its certificate and the CA certificate (PEM)
+// as key.pem, cert.pem and ca.pem under dir, readable by root only.
+func WriteTLSFiles(dir string, key, cert, ca []byte) (*TLSFiles, error) {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("OVSDB TLS files: %w", err)
+	}
+	f := &TLSFiles{PrivateKey: filepath.Join(dir, "key.pem"), Certificate: filepath.Join(dir, "cert.pem"), CACert: filepath.Join(dir, "ca.pem")}
+	for path, data := range map[string][]byte{f.PrivateKey: key, f.Certificate: cert, f.CACert: ca} {
+		if err := os.WriteFile(path, data, 0o600); err != nil {
+			return nil, fmt.Errorf("OVSDB TLS files: %w", err)
+		}
+	}
+	return f, nil
 }
 
 // args are the OVS daemons' options for the files.

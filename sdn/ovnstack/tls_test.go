@@ -24,11 +24,7 @@ import (
 func TestSouthboundOverSSL(t *testing.T) {
 	requirePeers(t)
 	suffix := uniqueSuffix(t)
-	dir, err := os.MkdirTemp("", "ovnssl")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = os.RemoveAll(dir) })
+	dir := shortTempDir(t, "ovnssl")
 	ns := "slw-" + suffix + "-ssl"
 	addNetNS(t, ns)
 	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Second)
@@ -52,12 +48,14 @@ func TestSouthboundOverSSL(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	chassisTLS := ovnstack.TLSFiles{PrivateKey: filepath.Join(dir, "chassis.key"), Certificate: filepath.Join(dir, "chassis.crt"), CACert: files.CACert}
-	for path, block := range map[string]*pem.Block{chassisTLS.PrivateKey: {Type: "EC PRIVATE KEY", Bytes: keyDER},
-		chassisTLS.Certificate: {Type: "CERTIFICATE", Bytes: cert.Certificate[0]}} {
-		if err := os.WriteFile(path, pem.EncodeToMemory(block), 0o600); err != nil {
-			t.Fatal(err)
-		}
+	caPEM, err := os.ReadFile(files.CACert)
+	if err != nil {
+		t.Fatal(err)
+	}
+	chassisTLS, err := ovnstack.WriteTLSFiles(filepath.Join(dir, "chassis-tls"), pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: keyDER}),
+		pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: cert.Certificate[0]}), caPEM)
+	if err != nil {
+		t.Fatal(err)
 	}
 
 	central, err := ovnstack.StartCentral(ctx, ovnstack.CentralConfig{Dir: filepath.Join(dir, "central"), NetNS: ns,
@@ -74,7 +72,7 @@ func TestSouthboundOverSSL(t *testing.T) {
 	// registered over SSL, and Slipway's client saw it over SSL too.
 	err = inNetNS(ns, func() error {
 		ch, err := ovnstack.StartChassis(ctx, ovnstack.ChassisConfig{Dir: filepath.Join(dir, "chassis"),
-			SystemID: "chassis-" + suffix, SouthboundRemote: remote, TLS: &chassisTLS, NetNS: ns})
+			SystemID: "chassis-" + suffix, SouthboundRemote: remote, TLS: chassisTLS, NetNS: ns})
 		if err == nil {
 			t.Cleanup(func() { _ = ch.Stop(context.Background()) })
 		}
