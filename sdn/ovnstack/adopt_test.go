@@ -139,11 +139,7 @@ func pidFiles(t *testing.T, dir string) map[string]int {
 func TestAdoptAfterOwnerKilled(t *testing.T) {
 	requirePeers(t)
 	suffix := uniqueSuffix(t)
-	dir, err := os.MkdirTemp("", "ovnadopt")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = os.RemoveAll(dir) })
+	dir := shortTempDir(t, "ovnadopt")
 	nodeNS := "slw-" + suffix + "-node"
 	addNetNS(t, nodeNS)
 	t.Cleanup(func() {

@@ -52,6 +52,19 @@ func addNetNS(t *testing.T, name string) {
 	run(t, "ip", "-n", name, "link", "set", "lo", "up")
 }
 
+// shortTempDir is a directory under /tmp removed after the test: the
+// daemons' unix sockets live in it, and t.TempDir's longer paths can pass
+// the 107-byte limit of a socket address.
+func shortTempDir(t *testing.T, prefix string) string {
+	t.Helper()
+	dir, err := os.MkdirTemp("", prefix)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = os.RemoveAll(dir) })
+	return dir
+}
+
 func uniqueSuffix(t *testing.T) string {
 	b := make([]byte, 3)
 	if _, err := rand.Read(b); err != nil {
@@ -150,11 +163,7 @@ func processesUnder(dir string) []string {
 func TestStack(t *testing.T) {
 	requirePeers(t)
 	suffix := uniqueSuffix(t)
-	dir, err := os.MkdirTemp("", "ovnstack")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = os.RemoveAll(dir) })
+	dir := shortTempDir(t, "ovnstack")
 	nodeNS := "slw-" + suffix + "-node"
 	addNetNS(t, nodeNS)
 	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Second)
@@ -393,11 +402,7 @@ func TestCentralReusesDatabases(t *testing.T) {
 	for _, bin := range []string{"ovsdb-server", "ovsdb-tool", "ovn-northd"} {
 		testpeer.RequireBinary(t, bin, bin)
 	}
-	dir, err := os.MkdirTemp("", "ovncentral")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = os.RemoveAll(dir) })
+	dir := shortTempDir(t, "ovncentral")
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 

@@ -28,11 +28,7 @@ import (
 func TestEncapInterface(t *testing.T) {
 	requirePeers(t)
 	suffix := uniqueSuffix(t)
-	dir, err := os.MkdirTemp("", "ovnunderlay")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = os.RemoveAll(dir) })
+	dir := shortTempDir(t, "ovnunderlay")
 	t.Cleanup(func() {
 		// Whatever a failed run left behind (the owner's daemons).
 		for _, p := range processesUnder(dir) {
